@@ -1,0 +1,256 @@
+"""The leaderboard YAML: parsing and typed validation with one clear error per bad field.
+
+Shape::
+
+    name: quickstart             # folder name under the output folder
+    dataset: digits              # or {name: digits, test_fraction: 0.3, ...}
+    scenarios:                   # each: kind, optional label, then the kind's parameters
+      - {kind: cil, base_classes: 4, increment: 2}
+    strategies:                  # each: name, optional label, then the strategy's parameters
+      - {name: nmc, metric: euclidean}
+    seeds: [0, 1, 2]
+    device: auto                 # auto | cpu | cuda | cuda:N
+    output: results
+
+Every problem is reported as :class:`harness.errors.ConfigError` whose path names the field in the
+YAML, e.g. ``scenarios[1].shots``.  Validation needs the dataset (for checks such as "more shots than
+a class has samples"), so it loads it; nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import ConfigError, UnknownNameError
+from harness.params import Params
+from harness.registry import DATASETS, SCENARIOS, STRATEGIES, load_builtins
+
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
+DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BoardModel(_Strict):
+    """Top level of a leaderboard YAML; entries of ``scenarios``/``strategies`` are checked afterwards
+    against the parameters their kind or name declares."""
+
+    name: str = Field(..., description="board name, also its results folder")
+    dataset: str | dict[str, Any] = Field(..., description="dataset name, or a mapping with 'name' and its parameters")
+    scenarios: list[Any] = Field(..., min_length=1)
+    strategies: list[Any] = Field(..., min_length=1)
+    seeds: list[int] = Field([0], min_length=1)
+    device: str = "auto"
+    output: str = "results"
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(f"must be {SLUG_HINT}; got {value!r}")
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if any(s < 0 for s in value):
+            raise ValueError(f"seeds must be >= 0; got {value}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct; got {value}")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not DEVICE.match(value):
+            raise ValueError(f"must be auto, cpu, cuda or cuda:N; got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A validated scenario or strategy entry: registered name, display label and typed parameters."""
+
+    name: str
+    label: str
+    params: Params
+    path: str
+
+    def resolved(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "params": self.params.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    name: str
+    dataset: Entry
+    scenarios: tuple[Entry, ...]
+    strategies: tuple[Entry, ...]
+    seeds: tuple[int, ...]
+    device: str
+    output: Path
+    source: Path | None = None
+
+    @property
+    def board_dir(self) -> Path:
+        return self.output / self.name
+
+
+# ---------------------------------------------------------------------------- error formatting
+def _path(loc: tuple[Any, ...], prefix: str = "") -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (used to list valid keys)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        annotation = current.model_fields[part].annotation
+        candidates = [a for a in typing.get_args(annotation) or (annotation,)]
+        nested = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)]
+        current = nested[0] if nested else annotation
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _first_error(err: ValidationError, model: type[BaseModel], prefix: str, skip_keys: tuple[str, ...] = ()) -> ConfigError:
+    errors = err.errors()
+    first = errors[0]
+    loc = tuple(first["loc"])
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    if first["type"] == "extra_forbidden":
+        owner = _model_at(model, loc[:-1])
+        keys = sorted(set(owner.model_fields) | set(skip_keys)) if owner else []
+        return ConfigError(_path(loc, prefix), f"unknown key; valid keys: {', '.join(keys)}{more}")
+    if first["type"] == "missing":
+        return ConfigError(_path(loc, prefix), f"required field is missing{more}")
+    message = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    shown = "" if isinstance(got, (dict, list)) or "got " in message else f"; got {got!r}"
+    return ConfigError(_path(loc, prefix), f"{message}{shown}{more}")
+
+
+# ---------------------------------------------------------------------------- entries
+def _parse_entry(raw: Any, path: str, key: str, registry, reserved: tuple[str, ...] = ("label",)) -> Entry:
+    if isinstance(raw, str):
+        raw = {key: raw}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"must be a mapping with '{key}' and parameters; got {type(raw).__name__}")
+    if key not in raw:
+        raise ConfigError(f"{path}.{key}", f"required field is missing; known: {', '.join(registry.names())}")
+    name = raw[key]
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}.{key}", f"must be a string; got {name!r}")
+    try:
+        cls = registry.get(name)
+    except UnknownNameError as exc:
+        raise ConfigError(f"{path}.{key}", str(exc)) from None
+    label = raw.get("label", name)
+    if not isinstance(label, str) or not SLUG.match(label):
+        raise ConfigError(f"{path}.label", f"must be {SLUG_HINT}; got {label!r}")
+    values = {k: v for k, v in raw.items() if k not in (key, *reserved)}
+    try:
+        params = cls.Params.model_validate(values)
+    except ValidationError as err:
+        raise _first_error(err, cls.Params, path, skip_keys=(key, *reserved)) from None
+    return Entry(name=name, label=label, params=params, path=path)
+
+
+def _check_unique_labels(entries: list[Entry], what: str) -> None:
+    seen: dict[str, str] = {}
+    for e in entries:
+        if e.label in seen:
+            raise ConfigError(f"{e.path}.label", f"{what} label {e.label!r} is used twice (also {seen[e.label]}); give each a distinct label")
+        seen[e.label] = e.path
+
+
+# ---------------------------------------------------------------------------- loading
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError("", f"YAML syntax error{where}: {problem}") from None
+
+
+def parse_config(data: Any, source: Path | None = None, output: Path | None = None) -> BoardConfig:
+    """Validate a loaded YAML mapping into a :class:`BoardConfig`; raise :class:`ConfigError` on the first problem."""
+    load_builtins()
+    if not isinstance(data, dict):
+        raise ConfigError("", f"the config must be a mapping with keys {', '.join(BoardModel.model_fields)}; got {type(data).__name__}")
+    try:
+        board = BoardModel.model_validate(data)
+    except ValidationError as err:
+        raise _first_error(err, BoardModel, "") from None
+    dataset = _parse_entry(board.dataset, "dataset", "name", DATASETS, reserved=())
+    scenarios = [_parse_entry(s, f"scenarios[{i}]", "kind", SCENARIOS) for i, s in enumerate(board.scenarios)]
+    strategies = [_parse_entry(s, f"strategies[{i}]", "name", STRATEGIES) for i, s in enumerate(board.strategies)]
+    _check_unique_labels(scenarios, "scenario")
+    _check_unique_labels(strategies, "strategy")
+    for strategy in strategies:
+        supported = STRATEGIES.get(strategy.name).supports
+        for scenario in scenarios:
+            if scenario.name not in supported:
+                raise ConfigError(
+                    f"{strategy.path}.name",
+                    f"strategy {strategy.name!r} does not support scenario kind {scenario.name!r} ({scenario.path}); "
+                    f"it supports: {', '.join(sorted(supported))}",
+                )
+    config = BoardConfig(
+        name=board.name,
+        dataset=dataset,
+        scenarios=tuple(scenarios),
+        strategies=tuple(strategies),
+        seeds=tuple(board.seeds),
+        device=board.device,
+        output=Path(output) if output is not None else Path(board.output),
+        source=source,
+    )
+    _check_against_data(config)
+    return config
+
+
+def _check_against_data(config: BoardConfig) -> None:
+    from harness.data_loading import load_dataset
+
+    try:
+        data = load_dataset(config.dataset.name, config.dataset.params)
+    except Exception as exc:  # a dataset that cannot be loaded is a config problem the user must fix
+        raise ConfigError("dataset", f"cannot load {config.dataset.name!r}: {exc}") from None
+    for scenario in config.scenarios:
+        try:
+            SCENARIOS.get(scenario.name)().check(scenario.params, data)
+        except ConfigError as exc:
+            raise ConfigError(f"{scenario.path}.{exc.path}" if exc.path else scenario.path, exc.message) from None
+
+
+def load_config(path: str | Path, output: str | Path | None = None) -> BoardConfig:
+    path = Path(path)
+    return parse_config(read_yaml(path), source=path, output=Path(output) if output is not None else None)

@@ -1,0 +1,56 @@
+"""What a strategy is given at one step, and what it answers.
+
+An :class:`Experience` holds exactly what a strategy may use at one step: the inputs of this step, the
+labels it is allowed to see and which classes are introduced.  Evaluation data and its labels never
+appear here; they stay inside the runner.  Fields are slots of a frozen dataclass: there is nothing
+else to reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True, slots=True)
+class Experience:
+    """A labeled training step (``cil``, ``fscil``, the labeled stage of open-world scenarios).
+
+    ``labels`` are class ids in ``0 .. num_classes - 1``, numbered by the scenario's class order
+    (id 0 is the first class of the order).  ``seen_classes`` lists every class introduced so far,
+    this step's ``new_classes`` included.
+    """
+
+    step: int
+    scenario_kind: str
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    new_classes: tuple[int, ...]
+    seen_classes: tuple[int, ...]
+
+    @property
+    def is_base(self) -> bool:
+        return self.step == 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Experience(step={self.step}, kind={self.scenario_kind!r}, n={len(self.inputs)}, "
+            f"new_classes={list(self.new_classes)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A strategy's answer for a batch of inputs.
+
+    ``logits[i, k]`` scores input ``i`` for class ``classes[k]`` (higher is more likely);
+    ``known_score[i]`` is the open-set score, higher meaning "belongs to a known class".
+    """
+
+    logits: torch.Tensor
+    classes: torch.Tensor
+    known_score: torch.Tensor
+
+    def predicted_classes(self) -> torch.Tensor:
+        return self.classes[self.logits.argmax(dim=1)]

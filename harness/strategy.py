@@ -1,0 +1,51 @@
+"""The interface every strategy implements, and what the harness passes to its constructor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from harness.experience import Experience, Prediction
+from harness.params import Params
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """Run facts a strategy may rely on: its device, the job's seed and the feature width."""
+
+    device: torch.device
+    seed: int
+    feature_dim: int
+
+    def generator(self, stream: int = 0) -> torch.Generator:
+        """A CPU generator seeded from the job seed; ``stream`` separates independent uses."""
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + stream)
+
+
+class Strategy:
+    """Base of all strategies.
+
+    A subclass declares ``Params`` (a :class:`harness.params.Params` model of its options, validated
+    from the YAML) and ``supports`` (the scenario kinds it can run), and implements :meth:`learn` and
+    :meth:`predict`.  Register it with ``@STRATEGIES.register("name")``.
+    """
+
+    Params: ClassVar[type[Params]] = Params
+    supports: ClassVar[frozenset[str]] = frozenset()
+    registered_name: ClassVar[str] = ""
+
+    def __init__(self, params: Params, context: StrategyContext):
+        self.params = params
+        self.context = context
+
+    @property
+    def device(self) -> torch.device:
+        return self.context.device
+
+    def learn(self, experience: Experience) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, inputs: torch.Tensor) -> Prediction:  # pragma: no cover - interface
+        raise NotImplementedError

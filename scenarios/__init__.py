@@ -1,0 +1,1 @@
+"""Scenario generators; each module registers one kind in ``harness.registry.SCENARIOS``."""

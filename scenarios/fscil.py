@@ -1,0 +1,61 @@
+"""Few-shot class-incremental learning: a base session with all data, then N-way K-shot sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from harness.datasets.base import Dataset
+from harness.errors import ConfigError
+from harness.registry import SCENARIOS
+from harness.scenario import OrderParams, Scenario, ScenarioPlan, StepPlan, check_class_order, class_order, indices_of_classes
+from scenarios.cil import resolve_increments
+
+
+class FSCILParams(OrderParams):
+    base_classes: int = Field(..., ge=1, description="classes of the base session (all their training data)")
+    ways: int = Field(..., ge=1, description="new classes per few-shot session")
+    shots: int = Field(..., ge=1, description="training samples per new class in a few-shot session")
+    sessions: int | None = Field(
+        None, ge=0, description="few-shot sessions; default: as many as the classes allow (they must divide evenly)"
+    )
+
+
+@SCENARIOS.register("fscil")
+class FewShotClassIncremental(Scenario):
+    """Base session with every training sample of ``base_classes``, then ``sessions`` sessions of
+    ``ways`` new classes with ``shots`` samples each (e.g. 60 + 8×5-way-5-shot on CIFAR-100).
+
+    The shots of each class are drawn from its training samples with a generator seeded by the job
+    seed, independently of the class-order draw.
+    """
+
+    Params = FSCILParams
+
+    def check(self, params: FSCILParams, dataset: Dataset) -> None:
+        check_class_order(params, dataset)
+        resolve_increments(dataset.num_classes, params.base_classes, params.ways, params.sessions, "ways")
+        counts = dataset.train_counts()
+        if params.class_order is not None:
+            counts = counts[params.class_order[params.base_classes :]]
+        fewest = int(counts.min()) if len(counts) else 0
+        if params.shots > fewest:
+            raise ConfigError(
+                "shots", f"must be at most {fewest} (the fewest training samples of a class that can be novel); got {params.shots}"
+            )
+
+    def plan(self, params: FSCILParams, dataset: Dataset, seed: int) -> ScenarioPlan:
+        order = class_order(params, dataset.num_classes, seed)
+        sessions = resolve_increments(dataset.num_classes, params.base_classes, params.ways, params.sessions, "ways")
+        labels = dataset.train_y.numpy()
+        base_ids = list(range(params.base_classes))
+        steps = [StepPlan(indices_of_classes(labels, [order[i] for i in base_ids]), tuple(base_ids))]
+        rng = np.random.default_rng([seed, 1])
+        for s in range(sessions):
+            ids = list(range(params.base_classes + s * params.ways, params.base_classes + (s + 1) * params.ways))
+            picked = []
+            for i in ids:
+                pool = np.flatnonzero(labels == order[i])
+                picked.append(np.sort(rng.choice(pool, size=params.shots, replace=False)))
+            steps.append(StepPlan(np.sort(np.concatenate(picked)), tuple(ids)))
+        return ScenarioPlan("fscil", order, tuple(steps))

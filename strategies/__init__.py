@@ -1,0 +1,1 @@
+"""Strategies, one module each, registered in ``harness.registry.STRATEGIES``."""
