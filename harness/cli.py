@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rerun", action="store_true", help="run every job again, even those with a done marker")
     run.add_argument("--quiet", action="store_true", help="no progress bars and no table at the end")
     listing = sub.add_parser("list", help="print what is registered, by kind")
-    listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies"), help="only this kind")
+    listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies", "backbones", "executors"), help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
     return parser
 
@@ -46,7 +46,7 @@ def cmd_list(kind: str | None = None, pattern: str = "*") -> int:
 
     load_builtins()
     for name, registry in ALL.items():
-        if kind and kind != name:
+        if (kind and kind != name) or (not kind and len(registry) == 0):
             continue
         print(f"{name}:")
         for entry in registry.names(pattern):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import importlib.util
 import pkgutil
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -73,14 +74,25 @@ class Registry(Generic[T]):
 STRATEGIES: Registry = Registry("strategy")
 SCENARIOS: Registry = Registry("scenario")
 DATASETS: Registry = Registry("dataset")
+BACKBONES: Registry = Registry("backbone")
+EXECUTORS: Registry = Registry("executor")
 
-ALL = {"datasets": DATASETS, "scenarios": SCENARIOS, "strategies": STRATEGIES}
+ALL = {
+    "datasets": DATASETS,
+    "scenarios": SCENARIOS,
+    "strategies": STRATEGIES,
+    "backbones": BACKBONES,
+    "executors": EXECUTORS,
+}
 
-_BUILTIN_PACKAGES = ("harness.datasets", "scenarios", "strategies")
+# packages whose modules register built-in entries; a package that does not exist yet is skipped
+_BUILTIN_PACKAGES = ("harness.datasets", "harness.backbones", "harness.executors", "scenarios", "strategies")
 _loaded = False
 
 
 def _import_package_modules(package_name: str) -> None:
+    if importlib.util.find_spec(package_name) is None:
+        return
     package = importlib.import_module(package_name)
     for module in pkgutil.iter_modules(package.__path__):
         if not module.name.startswith("_"):

@@ -19,17 +19,14 @@ from harness.data_loading import load_dataset
 from harness.devices import resolve_device
 from harness.experience import Experience, Prediction
 from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
-from harness.metrics import ContinualAccuracy, OpenSetDetection
+from harness.evaluation import StepEvaluator
+from harness.inputs import job_inputs
 from harness.registry import SCENARIOS, STRATEGIES, load_builtins
 from harness.scenario import ScenarioPlan
 from harness.strategy import StrategyContext
 from harness.sweep import DONE_MARKER, Job
 
 PREDICT_BATCH = 4096
-STEP_COLUMNS = (
-    "step", "seen_classes", "train_samples", "accuracy", "base_accuracy", "novel_accuracy",
-    "harmonic_accuracy", "auroc", "fpr95", "aupr",
-)  # fmt: skip
 
 
 def package_versions() -> dict[str, str]:
@@ -40,11 +37,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def features_of(inputs: torch.Tensor) -> torch.Tensor:
-    """Raw inputs as flat float vectors (the features of strategies that work in input space)."""
-    return inputs.reshape(len(inputs), -1).to(torch.float32)
 
 
 def predict_in_batches(strategy, inputs: torch.Tensor) -> Prediction:
@@ -73,52 +65,27 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
     train_y = torch.from_numpy(remap(data.train_y.numpy(), plan))
     test_y = remap(data.test_y.numpy(), plan)
-    train_f = features_of(data.train_x)
-    test_f = features_of(data.test_x).to(device)
-    context = StrategyContext(device=device, seed=job.seed, feature_dim=train_f.shape[1])
+    train_x, test_x = job_inputs(job, data)
+    test_x = test_x.to(device)
+    context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
     strategy = STRATEGIES.get(job.strategy.name)(job.strategy.params, context)
 
-    accuracy = ContinualAccuracy(plan.step_of_class())
-    openset = OpenSetDetection()
-    train_sizes = []
+    evaluator = StepEvaluator(plan, test_y)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
         idx = torch.from_numpy(step.train_indices)
-        seen = plan.seen_after(i)
         strategy.learn(
             Experience(
                 step=i,
                 scenario_kind=plan.kind,
-                inputs=train_f[idx].to(device),
+                inputs=train_x[idx].to(device),
                 labels=train_y[idx].to(device),
                 new_classes=step.new_classes,
-                seen_classes=seen,
+                seen_classes=plan.seen_after(i),
             )
         )
-        train_sizes.append(len(idx))
-        prediction = predict_in_batches(strategy, test_f)
-        predicted = prediction.predicted_classes().cpu().numpy()
-        known_score = prediction.known_score.detach().cpu().double().numpy()
-        is_seen = np.isin(test_y, seen)
-        accuracy.update(i, test_y[is_seen], predicted[is_seen])
-        openset.update(i, known_score[is_seen], known_score[~is_seen])
+        evaluator.update(i, len(idx), predict_in_batches(strategy, test_x))
 
-    acc, ood = accuracy.compute(), openset.compute()
-    step_rows = [
-        {
-            "step": i,
-            "seen_classes": len(plan.seen_after(i)),
-            "train_samples": train_sizes[i],
-            "accuracy": acc["accuracy"][i],
-            "base_accuracy": acc["base_accuracy"][i],
-            "novel_accuracy": acc["novel_accuracy"][i],
-            "harmonic_accuracy": acc["harmonic_accuracy"][i],
-            "auroc": ood["auroc"][i],
-            "fpr95": ood["fpr95"][i],
-            "aupr": ood["aupr"][i],
-        }
-        for i in range(len(plan.steps))
-    ]
     return {
         "job_id": job.id,
         "config": {
@@ -129,23 +96,18 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "resolved_device": str(device),
             "versions": package_versions(),
         },
-        "metrics": {
-            "summary": {**acc["summary"], **ood["summary"]},
-            "steps": step_rows,
-            "accuracy_matrix": acc["accuracy_matrix"],
-            "per_class_accuracy": acc["per_class_accuracy"],
-            "per_class_counts": acc["per_class_counts"],
-        },
+        "metrics": evaluator.compute(),
         "wall_time_s": time.perf_counter() - started,
     }
 
 
 def steps_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=STEP_COLUMNS, lineterminator="\n")
+    columns = list(rows[0]) if rows else []
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in STEP_COLUMNS})
+        writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
     return buffer.getvalue()
 
 

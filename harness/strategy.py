@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -13,11 +14,19 @@ from harness.params import Params
 
 @dataclass(frozen=True)
 class StrategyContext:
-    """Run facts a strategy may rely on: its device, the job's seed and the feature width."""
+    """Run facts a strategy may rely on: its device, the job's seed and the shape of one input.
+
+    ``input_shape`` is the shape of one sample as the strategy receives it (``(1, 8, 8)`` for digit
+    images, ``(D,)`` for feature vectors); ``feature_dim`` is its flattened size.
+    """
 
     device: torch.device
     seed: int
-    feature_dim: int
+    input_shape: tuple[int, ...]
+
+    @property
+    def feature_dim(self) -> int:
+        return math.prod(self.input_shape)
 
     def generator(self, stream: int = 0) -> torch.Generator:
         """A CPU generator seeded from the job seed; ``stream`` separates independent uses."""

@@ -38,6 +38,7 @@ class NMC(Strategy):
         self.store = PrototypeStore(context.feature_dim, device=context.device)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(len(x), -1).float()
         return F.normalize(x, dim=1) if self.params.normalize_features else x
 
     def learn(self, experience: Experience) -> None:
