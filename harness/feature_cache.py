@@ -12,7 +12,8 @@ Every load checks the features file against the recorded SHA-256 and shape; a co
 entry is reported, removed and recomputed, never used.  A per-key file lock makes concurrent
 processes compute an entry once: the first computes, the others wait and then read it.  Each lookup
 is reported (hit, miss, corrupt) to the logger ``harness.feature_cache``, counted in
-:data:`STATS`, and appended to ``events.jsonl`` in the cache folder.
+:data:`STATS`, and appended to ``events.jsonl`` in the cache folder; a computation is also
+announced on standard error, since it may take minutes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +132,7 @@ class FeatureCache:
             if features is not None:
                 self._event("hit", key, label)
                 return features
+            print(f"feature cache: computing {label or key} (key {key}) ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             features = compute().to("cpu", torch.float32).contiguous()
             seconds = time.perf_counter() - started
