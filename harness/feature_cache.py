@@ -109,8 +109,11 @@ class FeatureCache:
         data_path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ the one entry point
-    def get_or_compute(self, description: dict[str, Any], compute: Callable[[], torch.Tensor], label: str = "") -> torch.Tensor:
-        """The cached features of ``description``, computing and storing them on a miss."""
+    def get_or_compute(
+        self, description: dict[str, Any], compute: Callable[[], torch.Tensor], label: str = "", note: dict[str, Any] | None = None
+    ) -> torch.Tensor:
+        """The cached features of ``description``, computing and storing them on a miss; ``note`` is
+        recorded with a new entry but is not part of its key (e.g. the device that computed it)."""
         from filelock import FileLock
 
         key = cache_key(description)
@@ -136,11 +139,11 @@ class FeatureCache:
             started = time.perf_counter()
             features = compute().to("cpu", torch.float32).contiguous()
             seconds = time.perf_counter() - started
-            self._write(key, description, features, seconds)
+            self._write(key, description, features, seconds, note or {})
             self._event("miss", key, label, seconds=seconds)
             return features
 
-    def _write(self, key: str, description: dict[str, Any], features: torch.Tensor, seconds: float) -> None:
+    def _write(self, key: str, description: dict[str, Any], features: torch.Tensor, seconds: float, note: dict[str, Any]) -> None:
         from safetensors.torch import save as save_safetensors
 
         data_path, meta_path, _ = self._paths(key)
@@ -157,6 +160,7 @@ class FeatureCache:
                 "shape": list(features.shape),
                 "dtype": str(features.dtype).removeprefix("torch."),
                 "compute_s": round(seconds, 3),
+                "note": note,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )

@@ -78,5 +78,7 @@ def job_inputs(job, data: Dataset, device: torch.device | None = None) -> tuple[
     for split, inputs in (("train", data.train_x), ("test", data.test_x)):
         description = feature_description(job.dataset, entry, fingerprint, split, inputs)
         label = f"{data.name}/{split}/{entry.name}"
-        out.append(cache.get_or_compute(description, lambda x=inputs: backbone.encode(x, device), label=label))
+        # the device is recorded, not keyed: CPU and GPU features of one model differ only by rounding
+        note = {"device": str(device)}
+        out.append(cache.get_or_compute(description, lambda x=inputs: backbone.encode(x, device), label=label, note=note))
     return out[0], out[1]

@@ -83,3 +83,21 @@ def test_image_files_become_features_through_the_cache(tmp_path, monkeypatch):
     again, _ = job_inputs(Job, data)
     assert torch.equal(again, train)
     assert [e["event"] for e in FeatureCache(tmp_path / "cache").events()] == ["miss", "miss", "hit", "hit"]
+
+
+def test_image_files_without_a_backbone_are_a_config_error(tmp_path):
+    from harness.errors import ConfigError
+    from harness.inputs import job_inputs
+
+    for cls in ("ant", "bee"):
+        for k in range(2):
+            _png(tmp_path / cls / f"{k}.png", k)
+    data = ImageFolder().load(FolderParams(root=str(tmp_path), test_fraction=0.5))
+
+    class Job:
+        device = "cpu"
+        backbone = None
+
+    with pytest.raises(ConfigError) as err:
+        job_inputs(Job, data)
+    assert err.value.path == "backbone" and "image-files inputs" in err.value.message and "efficientnet-lite0" in err.value.message

@@ -73,3 +73,25 @@ def test_wordnet45_labels_are_lexicographer_files():
     data = load_dataset("wordnet45", WordNet45Params(max_per_class=20))
     assert data.num_classes == 45 and data.class_names[5] == "noun.animal"
     assert (data.train_counts() + data.test_counts()).max() == 20
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    counts=st.lists(st.integers(2, 40), min_size=1, max_size=6),
+    cap=st.one_of(st.none(), st.integers(2, 30)),
+    fraction=st.floats(0.05, 0.9),
+    seed=st.integers(0, 1000),
+)
+def test_cap_and_split_invariants(counts, cap, fraction, seed):
+    labels = np.repeat(np.arange(len(counts)), counts)
+    train, test = cap_and_split(labels, cap, fraction, seed)
+    assert not set(train.tolist()) & set(test.tolist())
+    kept = np.bincount(labels[np.concatenate([train, test])], minlength=len(counts))
+    expected = np.minimum(counts, cap) if cap is not None else np.array(counts)
+    assert kept.tolist() == expected.tolist()
+    assert (np.bincount(labels[test], minlength=len(counts)) >= 1).all()  # every class is tested
+    assert (np.bincount(labels[train], minlength=len(counts)) >= 1).all()  # and trained
