@@ -52,6 +52,9 @@ class MiniLM(Backbone):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar in a run's output
 
             self._model = SentenceTransformer(str(model_dir()), device=str(device))
             self._model.max_seq_length = self.params.max_seq_length
