@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.backbones.efficientnet_lite import EfficientNetLite0, SameConv2d
-from tests.conftest import needs_effnet
+from tests.sources import needs_effnet
 
 
 @pytest.mark.parametrize(

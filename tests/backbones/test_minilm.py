@@ -2,7 +2,7 @@
 
 import torch
 
-from tests.conftest import needs_minilm
+from tests.sources import needs_minilm
 
 
 @needs_minilm

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.datasets.wordnet import Synset, ancestor_at_depth, cap_and_split, parse_line
-from tests.conftest import needs_wordnet
+from tests.sources import needs_wordnet
 
 LINE = (
     "02084071 05 n 03 dog 0 domestic_dog 0 Canis_familiaris 0 023 @ 02083346 n 0000 @ 01317541 n 0000 "

@@ -7,7 +7,7 @@ import yaml
 
 from harness.cli import main
 from harness.feature_cache import FeatureCache
-from tests.conftest import needs_minilm, needs_wordnet
+from tests.sources import needs_minilm, needs_wordnet
 
 TINY_WORDNET = {"name": "wordnet100", "num_classes": 6, "max_per_class": 12, "test_fraction": 0.25}
 
