@@ -44,6 +44,14 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
+def _relative(path: str, source: Path) -> str:
+    """A relative path read from an index file, refused when it could leave the dataset folder."""
+    parts = Path(path).parts
+    if not path or Path(path).is_absolute() or ".." in parts:
+        raise ValueError(f"{source}: refusing image path {path!r} (must be relative, without '..')")
+    return path
+
+
 def _class_files(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
     """Class folders (sorted) and ``(path relative to folder, label)`` of their image files."""
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -92,7 +100,7 @@ class CUB200(DatasetSource):
         classes = [c for _, c in sorted(read("classes.txt"), key=lambda r: int(r[0]))]
         train, test = [], []
         for image_id in sorted(paths, key=int):
-            sample = (f"CUB_200_2011/images/{paths[image_id]}", labels[image_id])
+            sample = (f"CUB_200_2011/images/{_relative(paths[image_id], base / 'images.txt')}", labels[image_id])
             (train if is_train[image_id] else test).append(sample)
         return _dataset("cub200", root, train, test, classes, train_ids=tuple(p for p, _ in train))
 
@@ -114,7 +122,8 @@ class MiniImageNet(DatasetSource):
             for _, wnid in rows:
                 if wnid not in classes:
                     classes.append(wnid)
-            splits[split] = [(f"images/{name}", classes.index(wnid)) for name, wnid in rows]
+            csv_path = root / "split" / f"{split}.csv"
+            splits[split] = [(f"images/{_relative(name, csv_path)}", classes.index(wnid)) for name, wnid in rows]
         return _dataset(
             "mini-imagenet", root, splits["train"], splits["test"], classes, train_ids=tuple(p.removeprefix("images/") for p, _ in splits["train"])
         )

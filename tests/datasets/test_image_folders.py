@@ -101,3 +101,12 @@ def test_image_files_without_a_backbone_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         job_inputs(Job, data)
     assert err.value.path == "backbone" and "image-files inputs" in err.value.message and "efficientnet-lite0" in err.value.message
+
+
+def test_index_files_cannot_point_outside_the_dataset(tmp_path):
+    root = tmp_path / "miniimagenet"
+    (root / "split").mkdir(parents=True)
+    (root / "split/train.csv").write_text("filename,label\n../../secret.jpg,n01\n")
+    (root / "split/test.csv").write_text("filename,label\n")
+    with pytest.raises(ValueError, match="refusing image path"):
+        MiniImageNet().load(FolderParams(root=str(tmp_path)))
