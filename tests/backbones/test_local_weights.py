@@ -40,3 +40,20 @@ def test_mismatched_weights_are_refused(tmp_path):
 def test_missing_weights_file_is_a_parameter_error(tmp_path):
     with pytest.raises(ValidationError, match="does not exist"):
         LocalWeightsParams(arch="resnet18", weights=str(tmp_path / "nope.pt"))
+
+
+def test_timm_model_with_local_weights(tmp_path):
+    timm = pytest.importorskip("timm", reason="needs the Python package timm")
+    from harness.backbones.local_weights import TimmBackbone
+
+    torch.manual_seed(0)
+    reference = timm.create_model("resnet18", pretrained=False).eval()
+    path = tmp_path / "timm_r18.pt"
+    torch.save(reference.state_dict(), path)
+    backbone = TimmBackbone(LocalWeightsParams(arch="resnet18", weights=str(path), image_size=32))
+    x = torch.rand(3, 3, 32, 32)
+    features = backbone.encode(x, torch.device("cpu"))
+    reference.reset_classifier(0)
+    normalised = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert features.shape == (3, 512) and torch.allclose(features, reference(normalised), atol=1e-5)
