@@ -93,21 +93,26 @@ def pseudo_features(
     gets every sample of it; with ``m > 1`` sources a random ``⌈|n_j|/m⌉`` of each.  Returns the
     pseudo-features and the index ``p`` of the past class of each row.
     """
-    row_parts, past_parts, source_parts = [], [], []
+    blocks = [features[r] for r in rows_of_new]  # each new class's features, gathered once
+    plan = []  # (past class, source, rows of the source's block to use or None for all)
     for p, src in enumerate(sources):
         for j in src:
-            rows = rows_of_new[j]
+            pick = None
             if len(src) > 1:
-                take = math.ceil(len(rows) / len(src))
-                rows = rows[torch.randperm(len(rows), generator=generator)[:take].to(rows.device)]
-            row_parts.append(rows)
-            past_parts.append(torch.full((len(rows),), p, dtype=torch.long, device=features.device))
-            source_parts.append(torch.full((len(rows),), j, dtype=torch.long, device=features.device))
-    if not row_parts:
-        return features.new_zeros(0, features.shape[1]), torch.zeros(0, dtype=torch.long, device=features.device)
-    past_of_row, source_of_row = torch.cat(past_parts), torch.cat(source_parts)
-    # f_n − μ_n + μ_p for every borrowed row at once (``translate``, vectorised)
-    return features[torch.cat(row_parts)] - new_means[source_of_row] + past_means[past_of_row], past_of_row
+                take = math.ceil(len(blocks[j]) / len(src))
+                pick = torch.randperm(len(blocks[j]), generator=generator)[:take].to(features.device)
+            plan.append((p, j, pick))
+    sizes = [len(blocks[j]) if pick is None else len(pick) for _, j, pick in plan]
+    out = features.new_empty(sum(sizes), features.shape[1])
+    owner = torch.empty(sum(sizes), dtype=torch.long, device=features.device)
+    start = 0
+    for (p, j, pick), size in zip(plan, sizes):
+        block = blocks[j] if pick is None else blocks[j][pick]
+        # f_n − μ_n + μ_p  (``translate``), written in place into the output
+        torch.add(block, past_means[p] - new_means[j], out=out[start : start + size])
+        owner[start : start + size] = p
+        start += size
+    return out, owner
 
 
 @STRATEGIES.register("fetril")

@@ -1,9 +1,10 @@
 """Fashion-MNIST (70,000 grey 28×28 images, 10 classes) read with torchvision's ``FashionMNIST``.
 
 Offline source: the Debian package ``dataset-fashion-mnist`` puts the original gzip IDX files in
-``/usr/share/datasets/fashion-mnist/``.  They are decompressed once into
-``<cache_dir>/FashionMNIST/raw/`` (written to a temporary name, then renamed), where torchvision
-reads them.  With ``download: true`` and no local files, torchvision's own downloader fills that
+``/usr/share/datasets/fashion-mnist/`` (``$OWLBENCH_FASHION_MNIST_DIR`` or ``source_dir`` point
+elsewhere).  They are decompressed once into ``<cache_dir>/FashionMNIST/raw/`` (``cache_dir``
+defaults to the data folder, ``$OWLBENCH_DATA_DIR`` or ``~/.cache/owlbench/data``; written to a
+temporary name, then renamed), where torchvision reads them.  With ``download: true`` and no local files, torchvision's own downloader fills that
 folder instead (for machines with internet access).
 
 ``max_per_class`` / ``max_test_per_class`` keep a seeded random subset of each class (drawn with
@@ -22,23 +23,23 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from harness.datasets._fashion_idx import DEFAULT_DIR, PACKAGE
 from harness.datasets.base import Dataset, DatasetSource
+from harness.datasets.paths import data_dir
 from harness.params import Params
 from harness.registry import DATASETS
 
-DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
-DEBIAN_PACKAGE = "dataset-fashion-mnist"
+DEBIAN_DIR = str(DEFAULT_DIR)
+DEBIAN_PACKAGE = PACKAGE
+ENV_SOURCE = "OWLBENCH_FASHION_MNIST_DIR"
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "owlbench"
-
-
 class FashionMNISTParams(Params):
-    source_dir: str = Field(DEBIAN_DIR, description="folder holding the four gzip IDX files")
-    cache_dir: str | None = Field(None, description="where FashionMNIST/raw/ is prepared (default: ~/.cache/owlbench)")
+    source_dir: str | None = Field(
+        None, description="folder holding the four gzip IDX files (default: $OWLBENCH_FASHION_MNIST_DIR, else the Debian folder)"
+    )
+    cache_dir: str | None = Field(None, description="where FashionMNIST/raw/ is prepared (default: the data folder)")
     download: bool = Field(False, description="let torchvision download the files when they are not found locally")
     max_per_class: int | None = Field(None, ge=1, description="keep at most this many training images per class")
     max_test_per_class: int | None = Field(None, ge=1, description="keep at most this many test images per class")
@@ -83,8 +84,8 @@ class FashionMNIST(DatasetSource):
     def load(self, params: FashionMNISTParams) -> Dataset:
         from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
 
-        source = Path(params.source_dir)
-        cache = Path(params.cache_dir) if params.cache_dir else default_cache_dir()
+        source = Path(params.source_dir or os.environ.get(ENV_SOURCE) or DEBIAN_DIR).expanduser()
+        cache = data_dir(params.cache_dir)
         have_source = all((source / f"{n}.gz").is_file() for n in FILES)
         if have_source:
             prepare_raw_folder(source, cache)

@@ -16,6 +16,7 @@ averages collected while the weights moved; with short schedules the latter lag 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ class TrainedBackbone:
     device: torch.device
     history: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
+    threads: int | None = None
 
     @torch.no_grad()
     def features(self, inputs: torch.Tensor, batch_size: int = FEATURE_BATCH) -> torch.Tensor:
@@ -50,8 +52,23 @@ class TrainedBackbone:
         self.network.eval()
         if len(inputs) == 0:
             return torch.zeros(0, self.out_dim, device=self.device)
-        parts = [self.network(inputs[i : i + batch_size].to(self.device, torch.float32)) for i in range(0, len(inputs), batch_size)]
+        with cpu_threads(self.threads, self.device):
+            parts = [self.network(inputs[i : i + batch_size].to(self.device, torch.float32)) for i in range(0, len(inputs), batch_size)]
         return torch.cat(parts).float()
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None, device: torch.device):
+    """Torch intra-op threads set to ``count`` inside the block when running on the CPU, restored after."""
+    if count is None or device.type != "cpu" or count == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _freeze(module: nn.Module) -> nn.Module:
@@ -99,6 +116,13 @@ def train_base_backbone(
     ``labels`` may be any integer class ids; the head's outputs follow their sorted unique values.
     """
     device = torch.device(device)
+    with cpu_threads(params.cpu_threads, device):
+        trained = _train(params, inputs, labels, seed, device)
+    trained.threads = params.cpu_threads
+    return trained
+
+
+def _train(params: BackboneParams, inputs: torch.Tensor, labels: torch.Tensor, seed: int, device: torch.device) -> TrainedBackbone:
     in_shape = tuple(inputs.shape[1:])
     classes, targets = torch.unique(labels.cpu(), sorted=True, return_inverse=True)
     with torch.random.fork_rng(devices=[]):
