@@ -45,6 +45,7 @@ MARKDOWN_COLUMNS = {
     "last_clustering_accuracy": "clust acc All",
     "last_clustering_accuracy_old": "Old",
     "last_clustering_accuracy_new": "New",
+    "last_new_task_aware_accuracy": "New, task-aware",
     "last_nmi": "NMI",
     "last_ari": "ARI",
     "old_forgetting": "old forgetting",
@@ -52,7 +53,7 @@ MARKDOWN_COLUMNS = {
     "mean_auroc": "AUROC",
 }
 NOT_PERCENT = {"mean_auroc", "last_nmi", "last_ari"}
-ALWAYS_SHOWN = {"last_accuracy", "average_incremental_accuracy", "forgetting", "last_harmonic_accuracy", "mean_auroc"}
+CLOSED_WORLD = ("last_accuracy", "average_incremental_accuracy", "forgetting", "last_harmonic_accuracy")
 
 
 def load_records(jobs: list[Job], board_dir: Path) -> list[dict[str, Any]]:
@@ -123,9 +124,15 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 def markdown_table(table: pd.DataFrame, board: str) -> str:
     """A readable table: accuracies in percent, mean ± std over seeds, wall time per job.  The
-    open-world columns (clustering metrics) appear only when some row fills them."""
+    clustering columns appear when some row is an open-world run (``ncd``, ``cgcd``), the accuracy
+    columns when some row is not."""
     records = table.to_dict("records")
-    keys = [k for k in MARKDOWN_COLUMNS if k in ALWAYS_SHOWN or any(_present(r.get(f"{k}_mean")) for r in records)]
+    open_world = [_present(r.get("last_clustering_accuracy_mean")) for r in records]
+    keys = [
+        k
+        for k in MARKDOWN_COLUMNS
+        if k == "mean_auroc" or (k in CLOSED_WORLD and not all(open_world or [False])) or (k not in CLOSED_WORLD and any(open_world))
+    ]
     header = ["scenario", "strategy", "seeds", *(MARKDOWN_COLUMNS[k] for k in keys), "time/job (s)"]
     lines = [f"### {board}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in records:
