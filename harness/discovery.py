@@ -7,11 +7,13 @@ prototypes ``μ_1..μ_m`` of the classes already known, and a number ``k`` of ne
 1. k-means++ seeding of the new centres ``ν_1..ν_k``: each next centre is a sample drawn with
    probability ``∝ D(x)²``, the squared distance to the closest centre chosen so far, the fixed
    prototypes counting as already chosen (as the NCD k-means of Troisemaine et al. and the
-   semi-supervised k-means of the GCD code do).
+   semi-supervised k-means of the GCD code do; the former's code weights by ``D(x)``, unsquared,
+   the latter's by ``D(x)²``, the usual k-means++ rule kept here).
 2. Lloyd iterations: assign every sample to its closest centre, among the new centres and — when
    the unlabeled data may hold samples of known classes (``mixes_known``, C-GCD) — the fixed
    prototypes; move each new centre to the mean of its samples (an empty one stays where it is);
-   the prototypes never move.  Stop when no assignment changes, when ``Σ_j ||ν_j − ν_j'||²`` is at
+   the prototypes never move (the GCD code moves the labeled centres with the labeled samples it
+   holds; here no past samples are kept, so the prototypes stay as learned).  Stop when no assignment changes, when ``Σ_j ||ν_j − ν_j'||²`` is at
    most ``tol`` times the mean per-feature variance of ``x`` (scikit-learn's criterion), or after
    ``max_iter`` rounds.  Objective (inertia): ``Σ_i min_c ||x_i − c||²``.
 3. ``n_init`` seedings; the lowest inertia wins.
