@@ -250,7 +250,8 @@ DISCOVERY_STREAM = 7_919  # generator stream of discovery, offset by the step
 class PrototypeDiscovery:
     """Mixin giving a prototype strategy :meth:`learn_unlabeled` through :func:`discover`.
 
-    The strategy provides ``self.store`` (a :class:`harness.prototype_store.PrototypeStore`),
+    The strategy provides ``self.store`` (a :class:`harness.prototype_store.PrototypeStore`; or
+    override :meth:`discovery_store`),
     ``self.params.discovery`` (:class:`DiscoveryParams`; or override :meth:`discovery_params`) and
     :meth:`discovery_features` (inputs to the latent space its store lives in).  Discovered clusters
     enter the store as new classes whose ids follow the largest id it holds; the prototypes already
@@ -264,22 +265,26 @@ class PrototypeDiscovery:
     def discovery_params(self) -> DiscoveryParams:
         return self.params.discovery
 
+    def discovery_store(self):
+        """The prototype store that receives the discovered classes (``self.store`` by default)."""
+        return self.store
+
     def after_discovery(self, experience, features: torch.Tensor, new_ids: list[int], clustering: Clustering) -> None:
         """Called once the new classes are in the store; ``clustering.assignment`` gives each input's cluster."""
 
     def learn_unlabeled(self, experience) -> None:
         features = self.discovery_features(experience.inputs)
-        store = self.store
-        known = store.means if store.num_classes else features.new_zeros(0, features.shape[1])
+        store = self.discovery_store()
+        known = store.means if len(store.class_ids) else features.new_zeros(0, features.shape[1])
         clustering = discover(
             features,
             known,
             experience.num_new_classes,
             self.discovery_params(),
             self.context.generator(DISCOVERY_STREAM + experience.step),
-            mixes_known=experience.may_contain_known and store.num_classes > 0,
+            mixes_known=experience.may_contain_known and len(store.class_ids) > 0,
         )
-        first = int(store.class_ids.max()) + 1 if store.num_classes else 0
+        first = int(store.class_ids.max()) + 1 if len(store.class_ids) else 0
         new_ids = list(range(first, first + clustering.k))
         store.set_means(new_ids, clustering.centres, clustering.counts().to(torch.float64))
         self.after_discovery(experience, features, new_ids, clustering)
