@@ -4,17 +4,16 @@ with the pure-Python package ``rdata``; nothing is downloaded at run time.
 
 Fetch the data once (no installation of R needed)::
 
-    mkdir -p ~/.cache/owlbench/mlbench && cd ~/.cache/owlbench/mlbench \\
+    d="${OWLBENCH_DATA_DIR:-$HOME/.cache/owlbench/data}/mlbench"; mkdir -p "$d" && cd "$d" \\
         && apt-get download r-cran-mlbench && dpkg -x r-cran-mlbench_*.deb .
 
-The file is looked up under ``data_dir`` when given, else ``$OWLBENCH_MLBENCH_DIR``, else
-``~/.cache/owlbench/mlbench``, each as the root of the extracted package, and finally in the system
-R library (``/usr/lib/R/site-library``) where ``r-cran-mlbench`` is installed.
+The file is looked up in ``<root>/mlbench/`` (the extracted package; ``root`` defaults to
+``$OWLBENCH_DATA_DIR``, see :mod:`harness.datasets.paths`), then in the system R library
+(``/usr/lib/R/site-library``) where ``r-cran-mlbench`` is installed.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -23,13 +22,14 @@ import torch
 from pydantic import Field
 
 from harness.datasets.base import Dataset, DatasetSource
+from harness.datasets.paths import data_dir
 from harness.params import Params
 from harness.registry import DATASETS
 from harness.splits import stratified_split
 
 RDA_IN_PACKAGE = Path("usr/lib/R/site-library/mlbench/data/LetterRecognition.rda")
 FETCH_HINT = (
-    "fetch it with: mkdir -p ~/.cache/owlbench/mlbench && cd ~/.cache/owlbench/mlbench && "
+    "fetch it with: d=\"${OWLBENCH_DATA_DIR:-$HOME/.cache/owlbench/data}/mlbench\"; mkdir -p \"$d\" && cd \"$d\" && "
     "apt-get download r-cran-mlbench && dpkg -x r-cran-mlbench_*.deb ."
 )
 
@@ -38,22 +38,18 @@ class LettersParams(Params):
     test_fraction: float = Field(0.3, gt=0.0, lt=1.0, description="share of each class held out for testing")
     split_seed: int = Field(0, ge=0, description="seed of the train/test split (fixed across run seeds)")
     standardize: bool = Field(True, description="subtract the training mean and divide by the training std, per feature")
-    data_dir: str | None = Field(None, description="root of the extracted r-cran-mlbench package (see the module docstring)")
+    root: str | None = Field(None, description="data folder holding mlbench/, the extracted r-cran-mlbench (default $OWLBENCH_DATA_DIR)")
 
 
-def candidate_files(data_dir: str | None) -> list[Path]:
-    roots = [data_dir] if data_dir else [os.environ.get("OWLBENCH_MLBENCH_DIR"), "~/.cache/owlbench/mlbench"]
-    files = [Path(r).expanduser() / RDA_IN_PACKAGE for r in roots if r]
-    if not data_dir:
-        files.append(Path("/") / RDA_IN_PACKAGE)
-    return files
+def candidate_files(root: str | None) -> list[Path]:
+    return [data_dir(root) / "mlbench" / RDA_IN_PACKAGE, Path("/") / RDA_IN_PACKAGE]
 
 
-def find_rda(data_dir: str | None = None) -> Path:
-    for path in candidate_files(data_dir):
+def find_rda(root: str | None = None) -> Path:
+    for path in candidate_files(root):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"LetterRecognition.rda not found (looked in {', '.join(map(str, candidate_files(data_dir)))}); {FETCH_HINT}")
+    raise FileNotFoundError(f"LetterRecognition.rda not found (looked in {', '.join(map(str, candidate_files(root)))}); {FETCH_HINT}")
 
 
 def read_letters(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
@@ -79,7 +75,7 @@ class LetterRecognition(DatasetSource):
     Params = LettersParams
 
     def load(self, params: LettersParams) -> Dataset:
-        x, y, names = read_letters(find_rda(params.data_dir))
+        x, y, names = read_letters(find_rda(params.root))
         train_idx, test_idx = stratified_split(y, params.test_fraction, params.split_seed)
         if params.standardize:
             mean, std = x[train_idx].mean(0), x[train_idx].std(0)
