@@ -92,3 +92,23 @@ def test_given_number_of_new_classes_is_used():
 def test_k_range_must_be_ordered():
     with pytest.raises(ValueError, match="k_max"):
         DiscoveryParams(k_min=5, k_max=3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(3, 30), st.integers(0, 3), st.integers(1, 3), st.booleans(), st.integers(0, 10_000))
+def test_clustering_invariants(n, m, k, mixes, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    known = torch.randn(m, 2, generator=g)
+    frozen = known.clone()
+    fit = constrained_kmeans(x, known, min(k, n), g, mixes_known=mixes, n_init=2, tol=0.0)  # stop only when stable
+    assert torch.equal(known, frozen)
+    assert ((fit.assignment >= -m) & (fit.assignment < fit.k)).all()
+    if not mixes:
+        assert (fit.assignment >= 0).all()
+    assert int(fit.counts().sum()) == int((fit.assignment >= 0).sum())
+    # each non-empty new centre is the mean of its samples (Lloyd's fixed point after convergence)
+    for j in range(fit.k):
+        members = x[fit.assignment == j]
+        if len(members):
+            assert torch.allclose(fit.centres[j], members.mean(0), atol=1e-4)
