@@ -24,14 +24,36 @@ SUMMARY_KEYS = (
     "mean_auroc",
     "mean_fpr95",
     "mean_aupr",
+    # open-world kinds (ncd, cgcd)
+    "last_clustering_accuracy",
+    "last_clustering_accuracy_old",
+    "last_clustering_accuracy_new",
+    "mean_clustering_accuracy",
+    "last_nmi",
+    "last_ari",
+    "last_old_accuracy",
+    "old_forgetting",
+    "last_new_task_aware_accuracy",
+    "new_classes_true",
+    "new_classes_estimated",
 )
 MARKDOWN_COLUMNS = {
     "last_accuracy": "last acc",
     "average_incremental_accuracy": "avg inc acc",
     "forgetting": "forgetting",
     "last_harmonic_accuracy": "last HM (base/novel)",
+    "last_clustering_accuracy": "clust acc All",
+    "last_clustering_accuracy_old": "Old",
+    "last_clustering_accuracy_new": "New",
+    "last_new_task_aware_accuracy": "New, task-aware",
+    "last_nmi": "NMI",
+    "last_ari": "ARI",
+    "old_forgetting": "old forgetting",
+    "new_classes_estimated": "new classes est. / true",
     "mean_auroc": "AUROC",
 }
+NOT_PERCENT = {"mean_auroc", "last_nmi", "last_ari"}
+CLOSED_WORLD = ("last_accuracy", "average_incremental_accuracy", "forgetting", "last_harmonic_accuracy")
 
 
 def load_records(jobs: list[Job], board_dir: Path) -> list[dict[str, Any]]:
@@ -86,23 +108,53 @@ def _fmt(mean: float | None, std: float | None, percent: bool) -> str:
     return text
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    if key == "new_classes_estimated":
+        est, true = row["new_classes_estimated_mean"], row["new_classes_true_mean"]
+        if not _present(est):
+            return "–"
+        std = row["new_classes_estimated_std"]
+        return f"{est:.1f}" + (f" ± {std:.1f}" if _present(std) else "") + f" / {true:.0f}"
+    return _fmt(row[f"{key}_mean"], row[f"{key}_std"], percent=key not in NOT_PERCENT)
+
+
 def markdown_table(table: pd.DataFrame, board: str) -> str:
-    """A readable table: accuracies in percent, mean ± std over seeds, wall time per job."""
-    header = ["scenario", "strategy", "seeds", *MARKDOWN_COLUMNS.values(), "time/job (s)"]
+    """A readable table: accuracies in percent, mean ± std over seeds, wall time per job.  The
+    clustering columns appear when some row is an open-world run (``ncd``, ``cgcd``), the accuracy
+    columns when some row is not."""
+    records = table.to_dict("records")
+    open_world = [_present(r.get("last_clustering_accuracy_mean")) for r in records]
+    keys = [
+        k
+        for k in MARKDOWN_COLUMNS
+        if k == "mean_auroc" or (k in CLOSED_WORLD and not all(open_world or [False])) or (k not in CLOSED_WORLD and any(open_world))
+    ]
+    header = ["scenario", "strategy", "seeds", *(MARKDOWN_COLUMNS[k] for k in keys), "time/job (s)"]
     lines = [f"### {board}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table.to_dict("records"):
+    for row in records:
         cells = [row["scenario"], row["strategy"], f"{row['seeds_done']}/{row['seeds_total']}"]
-        for key in MARKDOWN_COLUMNS:
-            cells.append(_fmt(row[f"{key}_mean"], row[f"{key}_std"], percent=key != "mean_auroc"))
+        for key in keys:
+            cells.append(_cell(row, key))
         wall = row["wall_time_s_mean"]
         cells.append("–" if wall is None or math.isnan(wall) else f"{wall:.1f}")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += ["", "Accuracies in %, mean ± sample std over seeds; AUROC averaged over steps that have unseen classes."]
+    note = "Accuracies in %, mean ± sample std over seeds; AUROC averaged over steps that have unseen classes."
+    if "last_clustering_accuracy" in keys:
+        note += (
+            " Open-world rows: clustering accuracy after the last step (one Hungarian assignment over all test"
+            " samples of seen classes, then Old/New subsets), NMI and ARI over the same samples."
+        )
+    lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
 def accuracy_plot(jobs: list[Job], records: list[dict[str, Any]]) -> bytes:
-    """PNG: accuracy on seen classes against step, one panel per scenario, one line per strategy."""
+    """PNG: accuracy on seen classes against step, one panel per scenario, one line per strategy;
+    clustering accuracy (All) for scenarios with unlabeled steps."""
     import io
 
     import matplotlib
@@ -114,12 +166,10 @@ def accuracy_plot(jobs: list[Job], records: list[dict[str, Any]]) -> bytes:
     strategies = list(dict.fromkeys(j.strategy.label for j in jobs))
     fig, axes = plt.subplots(1, len(scenarios), figsize=(4.5 * len(scenarios), 3.6), squeeze=False)
     for ax, scenario in zip(axes[0], scenarios):
+        mine = [r for r in records if r["job"].scenario.label == scenario]
+        key = "clustering_accuracy" if mine and "clustering_accuracy" in mine[0]["metrics"]["steps"][0] else "accuracy"
         for strategy in strategies:
-            curves = [
-                [s["accuracy"] for s in r["metrics"]["steps"]]
-                for r in records
-                if (r["job"].scenario.label, r["job"].strategy.label) == (scenario, strategy)
-            ]
+            curves = [[s[key] for s in r["metrics"]["steps"]] for r in mine if r["job"].strategy.label == strategy]
             if not curves:
                 continue
             arr = np.array(curves, dtype=float) * 100
@@ -129,7 +179,7 @@ def accuracy_plot(jobs: list[Job], records: list[dict[str, Any]]) -> bytes:
             ax.fill_between(x, mean - std, mean + std, alpha=0.2)
         ax.set_title(scenario)
         ax.set_xlabel("step")
-        ax.set_ylabel("accuracy on seen classes (%)")
+        ax.set_ylabel("clustering accuracy, All (%)" if key == "clustering_accuracy" else "accuracy on seen classes (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -25,6 +25,17 @@ def test_quickstart_runs_resumes_and_is_reproducible(tmp_path, capsys):
         assert config["versions"]["torch"]
     for name in ("leaderboard.csv", "leaderboard.md", "accuracy.png"):
         assert (board / name).stat().st_size > 0
+    # the open-world scenarios appear in the CSV and the markdown table with their clustering metrics
+    import pandas as pd
+
+    table = pd.read_csv(board / "leaderboard.csv")
+    assert list(table["kind"].unique()) == ["cil", "fscil", "ncd", "cgcd"]
+    open_world = table[table["kind"].isin(["ncd", "cgcd"])]
+    assert open_world["last_clustering_accuracy_mean"].between(0.3, 1.0).all()
+    assert (open_world["new_classes_estimated_mean"] == open_world["new_classes_true_mean"]).all()  # number given
+    assert table[table["kind"] == "cil"]["last_clustering_accuracy_mean"].isna().all()
+    markdown = (board / "leaderboard.md").read_text()
+    assert "clust acc All" in markdown and "| ncd | nmc |" in markdown and "| cgcd | nmc-cosine |" in markdown
     first_csv = (board / "leaderboard.csv").read_bytes()
     mtimes = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in jobs}
     capsys.readouterr()
