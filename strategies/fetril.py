@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from harness.experience import Experience, Prediction
+from harness.discovery import Clustering, DiscoveryParams, PrototypeDiscovery
 from harness.params import Params
 from harness.prototype_store import PrototypeStore
 from harness.registry import STRATEGIES
@@ -58,6 +59,7 @@ class FeTrILParams(Params):
     variant: Literal["closest", "k_closest", "random"] = Field("closest", description="which new class(es) lend features")
     k: int = Field(3, ge=1, description="new classes lending features in the k_closest variant")
     normalize: bool = Field(True, description="L2-normalise features before the classifier")
+    discovery: DiscoveryParams = Field(default_factory=DiscoveryParams, description="options of new-class discovery (ncd, cgcd)")
     linear_epochs: int = Field(50, ge=1)
     linear_lr: float = Field(0.05, gt=0.0)
     linear_batch_size: int = Field(128, ge=1)
@@ -116,10 +118,15 @@ def pseudo_features(
 
 
 @STRATEGIES.register("fetril")
-class FeTrIL(Strategy):
-    __doc__ = __doc__
+class FeTrIL(PrototypeDiscovery, Strategy):
+    __doc__ = __doc__ + """
+On unlabeled steps (``ncd``, ``cgcd``) the shared discovery clusters the frozen features with the
+known centroids fixed; discovered clusters become new classes (their samples pseudo-labeled by
+cluster) and the classifier is retrained as after a labeled step: their real features plus
+pseudo-features of every past class.
+"""
     Params = FeTrILParams
-    supports = frozenset({"cil", "fscil"})
+    supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
 
     def __init__(self, params: FeTrILParams, context):
         super().__init__(params, context)
@@ -150,17 +157,29 @@ class FeTrIL(Strategy):
         past = [int(c) for c in self.store.class_ids.tolist() if c not in experience.new_classes]
         self.store.update(feats, labels)
         new = [c for c in experience.new_classes if c in self.store]
+        self._retrain(feats, labels, new, past, experience.step)
+
+    def discovery_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.backbone.features(inputs)
+
+    def after_discovery(self, experience, features: torch.Tensor, new_ids: list[int], clustering: Clustering) -> None:
+        """Retrain on the samples of the discovered clusters (labeled by cluster) and pseudo-features of the past classes."""
+        in_new = clustering.assignment >= 0
+        labels = torch.tensor(new_ids, dtype=torch.long, device=features.device)[clustering.assignment[in_new].to(features.device)]
+        past = [int(c) for c in self.store.class_ids.tolist() if c not in new_ids]
+        self._retrain(features[in_new.to(features.device)], labels, [c for c in new_ids if (labels == c).any()], past, experience.step)
+
+    def _retrain(self, feats: torch.Tensor, labels: torch.Tensor, new: list[int], past: list[int], step: int) -> None:
+        """Fit the classifier on real features of this step plus translated features of the past classes."""
         train_x, train_y = [feats], [labels]
         if past and new:
             new_means, past_means = self.store.means[self.store.rows(new)], self.store.means[self.store.rows(past)]
             rows_of_new = [torch.nonzero(labels == c).flatten() for c in new]
-            sources = self._sources(past_means, new_means, experience.step)
-            pseudo, owner = pseudo_features(
-                feats, rows_of_new, new_means, past_means, sources, self.context.generator(2_000 + experience.step)
-            )
+            sources = self._sources(past_means, new_means, step)
+            pseudo, owner = pseudo_features(feats, rows_of_new, new_means, past_means, sources, self.context.generator(2_000 + step))
             train_x.append(pseudo)
             train_y.append(torch.tensor(past, dtype=torch.long, device=feats.device)[owner])
-        self._fit_classifier(self._normalize(torch.cat(train_x)), torch.cat(train_y), experience.step)
+        self._fit_classifier(self._normalize(torch.cat(train_x)), torch.cat(train_y), step)
 
     def _fit_classifier(self, x: torch.Tensor, y: torch.Tensor, step: int) -> None:
         classes, targets = torch.unique(y, sorted=True, return_inverse=True)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from harness.discovery import Clustering, DiscoveryParams, PrototypeDiscovery
 from harness.experience import Experience, Prediction
 from harness.params import Params
 from harness.prototype_store import PrototypeStore
@@ -45,6 +46,7 @@ class TEENParams(Params):
     shift_weight: float = Field(0.1, ge=0.0, le=1.0, description="s: weight of the base-class shift (α = 1 − s)")
     softmax_temperature: float = Field(16.0, gt=0.0, description="τ of the softmax over base-class similarities")
     logit_scale: float = Field(16.0, gt=0.0, description="scale of the cosine logits at prediction")
+    discovery: DiscoveryParams = Field(default_factory=DiscoveryParams, description="options of new-class discovery (ncd, cgcd)")
 
 
 def calibrate(protos: torch.Tensor, base_protos: torch.Tensor, shift_weight: float, tau: float) -> torch.Tensor:
@@ -57,10 +59,14 @@ def calibrate(protos: torch.Tensor, base_protos: torch.Tensor, shift_weight: flo
 
 
 @STRATEGIES.register("teen")
-class TEEN(Strategy):
-    __doc__ = __doc__
+class TEEN(PrototypeDiscovery, Strategy):
+    __doc__ = __doc__ + """
+On unlabeled steps (``ncd``, ``cgcd``) the shared discovery clusters the frozen features with the
+known prototypes fixed; each discovered cluster's centre is a new prototype, calibrated like the
+prototype of a labeled new class.
+"""
     Params = TEENParams
-    supports = frozenset({"cil", "fscil"})
+    supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
 
     def __init__(self, params: TEENParams, context):
         super().__init__(params, context)
@@ -78,13 +84,21 @@ class TEEN(Strategy):
         if experience.is_base:
             self.base_classes = [c for c in experience.new_classes if c in self.store]
             return
-        new = [c for c in experience.new_classes if c in self.store and c not in self.base_classes]
-        if new:
+        self._calibrate([c for c in experience.new_classes if c in self.store and c not in self.base_classes])
+
+    def _calibrate(self, new: list[int]) -> None:
+        if new and self.base_classes:
             rows, base_rows = self.store.rows(new), self.store.rows(self.base_classes)
             calibrated = calibrate(
                 self.store.means[rows], self.store.means[base_rows], self.params.shift_weight, self.params.softmax_temperature
             )
             self.store.set_means(new, calibrated)
+
+    def discovery_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.backbone.features(inputs)
+
+    def after_discovery(self, experience, features: torch.Tensor, new_ids: list[int], clustering: Clustering) -> None:
+        self._calibrate(new_ids)
 
     def predict(self, inputs: torch.Tensor) -> Prediction:
         logits = self.params.logit_scale * self.store.scores(self.backbone.features(inputs), "cosine")
