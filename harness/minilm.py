@@ -45,7 +45,8 @@ class _Layer(nn.Module):
 
 
 class MiniLMEncoder(nn.Module):
-    """``forward(token_ids, prompt=None)`` → L2-normalised sentence embeddings ``(B, 384)``.
+    """``forward(token_ids, prompt=None, normalize=True)`` → sentence embeddings ``(B, 384)``: the mean
+    of the last layer over real tokens, L2-normalised unless ``normalize=False``.
 
     ``token_ids`` is ``(B, L)`` int64 with 0 as padding (what :meth:`tokenize` returns).
     """
@@ -90,7 +91,7 @@ class MiniLMEncoder(nn.Module):
             self._tokenizer = tok
         return torch.tensor([e.ids for e in self._tokenizer.encode_batch(list(texts))], dtype=torch.long)
 
-    def forward(self, token_ids: torch.Tensor, prompt: OnePrompt | None = None) -> torch.Tensor:
+    def forward(self, token_ids: torch.Tensor, prompt: OnePrompt | None = None, normalize: bool = True) -> torch.Tensor:
         mask = (token_ids != 0).long()
         positions = torch.arange(token_ids.shape[1], device=token_ids.device)
         x = self.word(token_ids) + self.position(positions)[None] + self.token_type(torch.zeros_like(token_ids))
@@ -98,7 +99,7 @@ class MiniLMEncoder(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(x, mask, prompt.prefix(i, len(x)) if prompt is not None else None)
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
-        return nn.functional.normalize(pooled, dim=1)
+        return nn.functional.normalize(pooled, dim=1) if normalize else pooled
 
 
 def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

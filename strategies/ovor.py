@@ -66,6 +66,10 @@ class OVOR(Strategy):
     Params = OVORParams
     supports = frozenset({"cil"})
 
+    @classmethod
+    def encodes_own_inputs(cls, params: OVORParams) -> bool:
+        return True
+
     def __init__(self, params: OVORParams, context):
         super().__init__(params, context)
         self.generator = context.generator(17)
@@ -91,7 +95,11 @@ class OVOR(Strategy):
         inputs = inputs.to(self.device)
         if self.params.encoder == "timm":
             inputs = inputs.float()
-        return self.encoder(inputs, self.prompt)
+            return self.encoder(inputs, self.prompt)
+        # token ids: drop the padding columns this batch does not need; the mean-pooled embedding is
+        # taken before sentence-transformers' L2 normalisation, like the ViT's unnormalised class token
+        inputs = inputs[:, : max(1, int((inputs != 0).sum(1).max()))]
+        return self.encoder(inputs, self.prompt, normalize=False)
 
     def _grow_head(self, new: int) -> None:
         """Add ``new`` outputs to the head, keeping the old ones (freshly initialised, seeded)."""
