@@ -77,10 +77,11 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
     train_y = torch.from_numpy(remap(data.train_y.numpy(), plan))
     test_y = remap(data.test_y.numpy(), plan)
-    train_x, test_x = job_inputs(job, data)
+    strategy_cls = STRATEGIES.get(job.strategy.name)
+    train_x, test_x = job_inputs(job, data, raw=strategy_cls.encodes_own_inputs(job.strategy.params))
     test_x = test_x.to(device)
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
-    strategy = STRATEGIES.get(job.strategy.name)(job.strategy.params, context)
+    strategy = strategy_cls(job.strategy.params, context)
 
     evaluator = StepEvaluator(plan, test_y)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)

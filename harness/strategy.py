@@ -45,6 +45,12 @@ class Strategy:
     supports: ClassVar[frozenset[str]] = frozenset()
     registered_name: ClassVar[str] = ""
 
+    @classmethod
+    def encodes_own_inputs(cls, params: Params) -> bool:
+        """True for strategies that bring their own encoder (e.g. a prompted transformer): they get the
+        dataset's raw inputs (texts as MiniLM token ids) instead of the board's backbone features."""
+        return False
+
     def __init__(self, params: Params, context: StrategyContext):
         self.params = params
         self.context = context
