@@ -42,7 +42,8 @@ class NeuralGasTopology:
         if rule not in ("sequential", "reference"):
             raise ValueError(f"rule must be 'sequential' or 'reference', got {rule!r}")
         self.k, self.decay, self.min_strength, self.rule = k, decay, min_strength, rule
-        self.edges = torch.eye(num_vectors, device=device)
+        # float64 so that strengths compare with the pruning threshold exactly as the rule states
+        self.edges = torch.eye(num_vectors, dtype=torch.float64, device=device)
 
     @property
     def num_vectors(self) -> int:
@@ -51,7 +52,7 @@ class NeuralGasTopology:
     def grow(self, extra: int) -> None:
         """Add ``extra`` code vectors with no edges but to themselves."""
         m = self.num_vectors
-        grown = torch.zeros(m + extra, m + extra, device=self.edges.device)
+        grown = torch.zeros(m + extra, m + extra, dtype=self.edges.dtype, device=self.edges.device)
         grown[:m, :m] = self.edges
         grown[range(m, m + extra), range(m, m + extra)] = 1.0
         self.edges = grown
@@ -71,7 +72,7 @@ class NeuralGasTopology:
         winners = nearest[:, 0]
         visits = torch.bincount(winners, minlength=m).to(self.edges.dtype)
         if self.rule == "reference":
-            hits = torch.zeros(m, m, device=dev)
+            hits = torch.zeros(m, m, dtype=self.edges.dtype, device=dev)
             hits.index_put_((winners[:, None].expand_as(nearest), nearest), torch.ones_like(nearest, dtype=hits.dtype), accumulate=True)
             exponent = (visits[:, None] - hits).clamp_min(0)
             edges = torch.maximum(self.edges, (hits > 0).to(self.edges.dtype)) * self.decay**exponent

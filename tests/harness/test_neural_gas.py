@@ -39,12 +39,20 @@ def loop_reference(edges, nearest):
     return [[0.0 if v < EMIN else v for v in r] for r in e]
 
 
+def test_strength_exactly_at_the_threshold_is_kept():
+    # an edge set to 1 and decayed 10 times equals 0.9**10: not below the threshold, so kept
+    topo = NeuralGasTopology(2, k=1, rule="reference")
+    topo.edges = torch.tensor([[1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    got = topo.update(torch.tensor([[1]] * 10))
+    assert got[1, 0].item() == pytest.approx(0.9**10) and got[1, 0].item() > 0
+
+
 @settings(max_examples=80, deadline=None)
 @given(m=st.integers(2, 9), n=st.integers(1, 25), k=st.integers(1, 4), seed=st.integers(0, 10_000), rule=st.sampled_from(["sequential", "reference"]))
 def test_vectorised_update_matches_loop(m, n, k, seed, rule):
     g = torch.Generator().manual_seed(seed)
     topo = NeuralGasTopology(m, k=k, rule=rule)
-    topo.edges = (torch.rand(m, m, generator=g) > 0.5).float() * torch.rand(m, m, generator=g)
+    topo.edges = ((torch.rand(m, m, generator=g) > 0.5).float() * torch.rand(m, m, generator=g)).double()
     topo.edges.fill_diagonal_(1.0)
     start = topo.edges.clone()
     x = torch.randn(n, 3, generator=g)
@@ -52,7 +60,7 @@ def test_vectorised_update_matches_loop(m, n, k, seed, rule):
     nearest = topo.nearest(x, vectors)
     got = topo.update(nearest)
     expected = (loop_sequential if rule == "sequential" else loop_reference)(start, nearest)
-    assert torch.allclose(got, torch.tensor(expected), atol=1e-6)
+    assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), atol=1e-12)
 
 
 def test_rules_differ_when_a_neighbour_is_hit_twice():
