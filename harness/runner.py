@@ -21,7 +21,8 @@ from harness.experience import Experience, Prediction
 from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
 from harness.evaluation import StepEvaluator
 from harness.inputs import job_inputs
-from harness.registry import SCENARIOS, STRATEGIES, load_builtins
+from harness.plugins import strategy_class
+from harness.registry import SCENARIOS, load_builtins
 from harness.scenario import ScenarioPlan
 from harness.strategy import StrategyContext
 from harness.sweep import DONE_MARKER, Job
@@ -68,7 +69,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     train_x, test_x = job_inputs(job, data)
     test_x = test_x.to(device)
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
-    strategy = STRATEGIES.get(job.strategy.name)(job.strategy.params, context)
+    strategy = strategy_class(job.strategy.name)(job.strategy.params, context)
 
     evaluator = StepEvaluator(plan, test_y)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
@@ -116,6 +117,12 @@ def run_job(job: Job, board_dir: Path, progress: bool = True) -> dict[str, Any]:
     a ``done`` marker.  Files are written into a staging folder that is moved into place at the end,
     so an interrupted job leaves no folder that looks finished."""
     record = execute(job, progress=progress)
+    publish_record(job, board_dir, record)
+    return record
+
+
+def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
+    """Write the record of a finished job (from :func:`execute`, maybe run elsewhere) as its folder."""
     board_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{job.id}.", dir=board_dir))
     atomic_write_json(staging / "config.json", record["config"])
@@ -123,4 +130,3 @@ def run_job(job: Job, board_dir: Path, progress: bool = True) -> dict[str, Any]:
     atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
     atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
     publish_dir(staging, job.folder(board_dir))
-    return record
