@@ -12,7 +12,8 @@ such as ``class_order`` are unambiguous: a grid over them is a list of lists)::
 
 expands into four entries, in the order of the grid's keys (the last key varies fastest), labelled
 ``<label>.<key>-<value>`` for each key, e.g. ``nmc.normalize_means-true.normalize_features-false``.
-A value that is not a short plain word (a list, a mapping, a string with other characters) appears
+A value that is not a short plain word (a list, a mapping, a string with other characters, a string
+that reads as a number or boolean) appears
 in the label as ``h`` and 6 hex digits of its hash; a label longer than 64 characters becomes the
 entry's label, a dot and 8 hex digits of the combination's hash.
 """
@@ -42,11 +43,22 @@ def value_token(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "none"
-    if isinstance(value, (int, float)) or (isinstance(value, str) and _WORD.match(value)):
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _looks_like_literal(value)):
         text = str(value)
         if _WORD.match(text):
             return text
     return "h" + _digest(value, 6)
+
+
+def _looks_like_literal(text: str) -> bool:
+    """``"1"``, ``"true"``, ``"none"``: a string shown as such would read as another value."""
+    if text.lower() in ("true", "false", "none", "null"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def combination_label(label: str, combo: dict[str, Any]) -> str:

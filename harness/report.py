@@ -165,6 +165,7 @@ def _pyplot():
     return plt
 
 
+
 def _png(fig) -> bytes:
     import io
 
@@ -184,6 +185,8 @@ def step_curve_plot(jobs: list[Job], records: list[dict[str, Any]], key: str, yl
     if not any(s.get(key) is not None for r in records for s in r["metrics"]["steps"]):
         return None
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     scenarios = list(dict.fromkeys(j.scenario.label for j in jobs))
     strategies = list(dict.fromkeys(j.strategy.label for j in jobs))
     fig, axes = plt.subplots(1, len(scenarios), figsize=(4.5 * len(scenarios), 3.6), squeeze=False)
@@ -201,6 +204,7 @@ def step_curve_plot(jobs: list[Job], records: list[dict[str, Any]], key: str, yl
             ax.fill_between(x, mean - std, mean + std, alpha=0.2)
         ax.set_title(scenario)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
