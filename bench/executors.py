@@ -1,18 +1,23 @@
 """Executor benchmark: one 16-job board run by the ``local`` executor and by ``process`` with 2 workers.
 
-    python bench/executors.py [--epochs 4] [--workers 2]
+    python bench/executors.py [--epochs 12] [--workers 2] [--repeats 2]
 
-``local`` runs once with torch's default thread count and once with one thread (``OMP_NUM_THREADS=1``),
-the setting each of the 2 workers gets. The board (digits; cil 4+2×3 and fscil 4+2×3 2-way 5-shot; fine-tuned MLP at two learning rates;
-4 seeds) is written to a temporary YAML and run twice through the command line, each into its own
-empty results folder, so both timings include starting Python and importing torch. Prints both wall
-times and their ratio, and whether the two leaderboards are byte-identical.
+``local`` runs once with torch's default thread count and once with one thread
+(``OMP_NUM_THREADS=1``), the setting each of the 2 workers gets. The board (digits; cil 4+2×3 and
+fscil 4+2×3 2-way 5-shot; a fine-tuned MLP, ``bench/finetune_mlp.py``, at two learning rates; 4
+seeds) is written to a temporary YAML and run through the command line, each run into an empty
+results folder, so every timing includes starting Python and importing torch (and, for
+``process``, starting the workers). The configurations alternate within each round, so that a change
+in the machine's load hits them alike; the median wall time of each is reported with the ratios, the
+CPU time of each run, and whether all leaderboards are byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,36 +44,55 @@ def board(epochs: int) -> dict:
     }
 
 
-def run(config: Path, output: Path, *executor: str, threads: int | None = None) -> float:
+def run(config: Path, output: Path, *executor: str, threads: int | None = None) -> tuple[float, float]:
+    """Wall time and CPU time (this command and its worker processes) of one run into an empty folder."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)  # torch's default intra-op thread count
+    if output.exists():
+        shutil.rmtree(output)
     command = [sys.executable, "-m", "harness.cli", "run", str(config), "--output", str(output), "--quiet", *executor]
+    before = os.times()
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per step of the fine-tuned MLP (job length)")
+    parser.add_argument("--epochs", type=int, default=12, help="epochs per step of the fine-tuned MLP (job length)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="rounds; the configurations alternate within a round")
     args = parser.parse_args()
+    setups = {
+        "local (torch's default threads)": (("--executor", "local"), None),
+        "local, 1 torch thread": (("--executor", "local"), 1),
+        f"process, {args.workers} workers": (("--executor", "process", "--workers", str(args.workers)), None),
+    }
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in setups}
+    tables = set()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         config = tmp / "board.yaml"
         config.write_text(yaml.safe_dump(board(args.epochs)))
-        local = run(config, tmp / "local", "--executor", "local")
-        single = run(config, tmp / "single", "--executor", "local", threads=1)
-        process = run(config, tmp / "process", "--executor", "process", "--workers", str(args.workers))
-        tables = [(tmp / name / "executors/leaderboard.csv").read_bytes() for name in ("local", "single", "process")]
-    print(f"16 jobs, {args.epochs} epochs per step, {os.cpu_count()} CPUs")
-    print(f"local (torch's default threads): {local:7.1f} s")
-    print(f"local, 1 torch thread:           {single:7.1f} s")
-    print(f"process, {args.workers} workers:              {process:7.1f} s")
-    print(f"speed-up process / local:               {local / process:5.2f}x")
-    print(f"speed-up process / local with 1 thread: {single / process:5.2f}x")
-    print(f"leaderboards identical: {len(set(tables)) == 1}")
+        for _ in range(args.repeats):
+            for k, (name, (flags, threads)) in enumerate(setups.items()):
+                times[name].append(run(config, tmp / f"out{k}", *flags, threads=threads))
+                tables.add((tmp / f"out{k}/executors/leaderboard.csv").read_bytes())
+    print(f"16 jobs, {args.epochs} epochs per step, {os.cpu_count()} CPUs, {args.repeats} rounds, "
+          f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")
+    median = {name: statistics.median(w for w, _ in runs) for name, runs in times.items()}
+    for name, runs in times.items():
+        walls = ", ".join(f"{w:.1f}" for w, _ in runs)
+        cpus = ", ".join(f"{c:.1f}" for _, c in runs)
+        print(f"{name:<34} wall median {median[name]:6.1f} s (runs: {walls}; CPU s: {cpus})")
+    process = median[f"process, {args.workers} workers"]
+    print(f"speed-up process / local:               {median['local (torch' + chr(39) + 's default threads)'] / process:5.2f}x")
+    print(f"speed-up process / local with 1 thread: {median['local, 1 torch thread'] / process:5.2f}x")
+    print(f"leaderboards identical: {len(tables) == 1}")
 
 
 if __name__ == "__main__":

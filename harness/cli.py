@@ -124,10 +124,14 @@ def cmd_run(
         print("warning: --only/--exclude match no job", file=sys.stderr)
     _remove_stale_staging(board_dir, todo)
     failed = []
-    for outcome in tqdm(runner.run(todo, progress=not quiet), total=len(todo), desc=config.name, unit="job", disable=quiet):
-        record_outcome(outcome, board_dir)  # one failing job is recorded and does not stop the others
-        if not outcome.ok:
-            failed.append(outcome)
+    try:
+        for outcome in tqdm(runner.run(todo, progress=not quiet), total=len(todo), desc=config.name, unit="job", disable=quiet):
+            record_outcome(outcome, board_dir)  # one failing job is recorded and does not stop the others
+            if not outcome.ok:
+                failed.append(outcome)
+    except ConfigError as exc:  # found when the executor starts (e.g. a Ray cluster that cannot be reached)
+        print(f"error: {config_path}: {exc}", file=sys.stderr)
+        return 2
     _, markdown = write_report(jobs, board_dir, skips)
     if not quiet:
         print(markdown)

@@ -65,7 +65,10 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             address = self.address()
             if address:
-                ray.init(address=address, log_to_driver=False)
+                try:
+                    ray.init(address=address, log_to_driver=False)
+                except Exception as exc:  # unreachable cluster, bad address: a config problem
+                    raise ConfigError("executor.address", f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
             else:
                 # a local runtime: its workers must import this very copy of owlbench and the plugins
                 path = os.pathsep.join(p for p in sys.path if p)
