@@ -8,8 +8,8 @@ fscil 4+2×3 2-way 5-shot; a fine-tuned MLP, ``bench/finetune_mlp.py``, at two l
 seeds) is written to a temporary YAML and run through the command line, each run into an empty
 results folder, so every timing includes starting Python and importing torch (and, for
 ``process``, starting the workers). The configurations alternate within each round, so that a change
-in the machine's load hits them alike; the median wall time of each is reported with the ratios, the
-CPU time of each run, and whether all leaderboards are byte-identical.
+in the machine's load hits them alike; the median wall time of each is reported with the ratios, and
+whether all leaderboards are byte-identical.
 """
 
 from __future__ import annotations
@@ -44,20 +44,17 @@ def board(epochs: int) -> dict:
     }
 
 
-def run(config: Path, output: Path, *executor: str, threads: int | None = None) -> tuple[float, float]:
-    """Wall time and CPU time (this command and its worker processes) of one run into an empty folder."""
+def run(config: Path, output: Path, *executor: str, threads: int | None = None) -> float:
+    """Wall time of one run into an empty folder."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)  # torch's default intra-op thread count
     if output.exists():
         shutil.rmtree(output)
     command = [sys.executable, "-m", "harness.cli", "run", str(config), "--output", str(output), "--quiet", *executor]
-    before = os.times()
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
-    after = os.times()
-    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -71,7 +68,7 @@ def main() -> None:
         "local, 1 torch thread": (("--executor", "local"), 1),
         f"process, {args.workers} workers": (("--executor", "process", "--workers", str(args.workers)), None),
     }
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in setups}
+    times: dict[str, list[float]] = {name: [] for name in setups}
     tables = set()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,11 +81,9 @@ def main() -> None:
                 tables.add((tmp / f"out{k}/executors/leaderboard.csv").read_bytes())
     print(f"16 jobs, {args.epochs} epochs per step, {os.cpu_count()} CPUs, {args.repeats} rounds, "
           f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")
-    median = {name: statistics.median(w for w, _ in runs) for name, runs in times.items()}
+    median = {name: statistics.median(runs) for name, runs in times.items()}
     for name, runs in times.items():
-        walls = ", ".join(f"{w:.1f}" for w, _ in runs)
-        cpus = ", ".join(f"{c:.1f}" for _, c in runs)
-        print(f"{name:<34} wall median {median[name]:6.1f} s (runs: {walls}; CPU s: {cpus})")
+        print(f"{name:<34} wall median {median[name]:6.1f} s (runs: {', '.join(f'{w:.1f}' for w in runs)})")
     process = median[f"process, {args.workers} workers"]
     print(f"speed-up process / local:               {median['local (torch' + chr(39) + 's default threads)'] / process:5.2f}x")
     print(f"speed-up process / local with 1 thread: {median['local, 1 torch thread'] / process:5.2f}x")
