@@ -11,6 +11,7 @@ Shape::
     seeds: [0, 1, 2]
     device: auto                 # auto | cpu | cuda | cuda:N
     output: results
+    backbone: minilm             # optional frozen backbone: a name or {name: ..., params}
     executor: local              # or {name: process, workers: 2}, {name: ray, address: ..., cpus_per_job: 1}
 
 A scenario or strategy entry may hold ``grid:``, a mapping from parameter names to lists of values:
@@ -35,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness.errors import ConfigError, UnknownNameError
 from harness.params import Params
 from harness.grid import GRID_KEY, expand_grid
-from harness.registry import DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
+from harness.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
@@ -57,6 +58,7 @@ class BoardModel(_Strict):
     seeds: list[int] = Field([0], min_length=1)
     device: str = "auto"
     output: str = "results"
+    backbone: str | dict[str, Any] | None = Field(None, description="frozen backbone: a name, or a mapping with 'name' and its parameters")
     executor: str | dict[str, Any] = Field("local", description="executor name, or a mapping with 'name' and its parameters")
 
     @field_validator("name")
@@ -106,6 +108,7 @@ class BoardConfig:
     device: str
     output: Path
     source: Path | None = None
+    backbone: Entry | None = None
     executor: Entry | None = None  # None means the in-process 'local' executor
 
     @property
@@ -242,6 +245,7 @@ def parse_config(
     from harness.plugins import strategy_class
 
     dataset = _parse_entry(board.dataset, "dataset", "name", DATASETS, reserved=())
+    backbone = None if board.backbone is None else _parse_entry(board.backbone, "backbone", "name", BACKBONES, reserved=())
     executor = _parse_entry(board.executor, "executor", "name", EXECUTORS, reserved=())
     entry_keys = ("label", GRID_KEY)
     scenarios = [e for i, s in enumerate(board.scenarios) for e in _parse_entries(s, f"scenarios[{i}]", "kind", SCENARIOS, entry_keys)]
@@ -272,6 +276,7 @@ def parse_config(
         device=board.device,
         output=Path(output) if output is not None else Path(board.output),
         source=source,
+        backbone=backbone,
         executor=executor,
     )
     _check_against_data(config)
@@ -285,6 +290,9 @@ def _check_against_data(config: BoardConfig) -> None:
         data = load_dataset(config.dataset.name, config.dataset.params)
     except Exception as exc:  # a dataset that cannot be loaded is a config problem the user must fix
         raise ConfigError("dataset", f"cannot load {config.dataset.name!r}: {exc}") from None
+    from harness.inputs import check_backbone
+
+    check_backbone(config.backbone, data)
     for scenario in config.scenarios:
         try:
             SCENARIOS.get(scenario.name)().check(scenario.params, data)

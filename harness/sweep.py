@@ -27,10 +27,11 @@ class Job:
     strategy: Entry
     seed: int
     device: str
+    backbone: Entry | None = None
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the job's numbers; its hash is the job id."""
-        return {
+        resolved = {
             "board": self.board,
             "dataset": self.dataset.resolved(),
             "scenario": self.scenario.resolved(),
@@ -38,6 +39,9 @@ class Job:
             "seed": self.seed,
             "device": self.device,
         }
+        if self.backbone is not None:  # absent without one, so boards without a backbone keep their ids
+            resolved["backbone"] = self.backbone.resolved()
+        return resolved
 
     @property
     def id(self) -> str:
@@ -89,7 +93,7 @@ def expand(config: BoardConfig) -> list[Job]:
     combinations in grid order); unsupported pairs are left out (see :func:`skipped`)."""
     unsupported = _unsupported(config)
     return [
-        Job(config.name, config.dataset, scenario, strategy, seed, config.device)
+        Job(config.name, config.dataset, scenario, strategy, seed, config.device, config.backbone)
         for scenario in config.scenarios
         for strategy in config.strategies
         if (scenario.label, strategy.label) not in unsupported
