@@ -133,3 +133,17 @@ def test_only_runs_the_selected_jobs_and_reports_the_whole_board(tmp_path, capsy
         ("fscil", "nmc", "pending"),
         ("fscil", "nmc-cos", "pending"),
     ]
+
+
+def test_rerun_runs_finished_jobs_again(tmp_path, capsys):
+    board = {**BOARD, "scenarios": BOARD["scenarios"][:1], "strategies": [{"name": "nmc"}]}
+    path, out = _write(tmp_path, board), tmp_path / "out"
+    assert main(["run", str(path), "--output", str(out), "--quiet"]) == 0
+    first = (out / "sw" / "leaderboard.csv").read_bytes()
+    marker = next((out / "sw").glob("*/done"))
+    stamp = marker.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["run", str(path), "--output", str(out), "--quiet", "--rerun"]) == 0
+    assert "2 jobs, 0 already done, 2 to run" in capsys.readouterr().out
+    assert marker.stat().st_mtime_ns != stamp
+    assert (out / "sw" / "leaderboard.csv").read_bytes() == first
