@@ -112,7 +112,10 @@ def test_page_renders_sorts_and_is_screenshot(tmp_path, browser):
     assert main(["run", str(config), "--output", str(tmp_path / "results"), "--quiet"]) == 0
     board = tmp_path / "results" / "page"
     page = board / "leaderboard.html"
-    assert "http" not in re.sub(r'xmlns="[^"]*"', "", page.read_text())  # nothing fetched from a network
+    # nothing fetched from a network: every image is a data URI, no other URL anywhere
+    html = page.read_text()
+    assert all(url.startswith("data:image/png;base64,") for url in re.findall(r'(?:src|href)="([^"]*)"', html))
+    assert "http" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
 
     browser("Page.enable")
     browser("Page.navigate", url=page.as_uri())
