@@ -292,7 +292,12 @@ def _check_against_data(config: BoardConfig) -> None:
         raise ConfigError("dataset", f"cannot load {config.dataset.name!r}: {exc}") from None
     from harness.inputs import check_backbone
 
-    check_backbone(config.backbone, data)
+    from harness.plugins import strategy_class
+
+    needs_features = any(
+        not strategy_class(s.name).encodes_own_inputs(s.params) for s in config.strategies
+    )
+    check_backbone(config.backbone, data, needs_features)
     for scenario in config.scenarios:
         try:
             SCENARIOS.get(scenario.name)().check(scenario.params, data)

@@ -1,9 +1,10 @@
 """What a strategy is given at one step, and what it answers.
 
 An :class:`Experience` holds exactly what a strategy may use at one step: the inputs of this step, the
-labels it is allowed to see and which classes are introduced.  Evaluation data and its labels never
-appear here; they stay inside the runner.  Fields are slots of a frozen dataclass: there is nothing
-else to reach.
+labels it is allowed to see and which classes are introduced.  An :class:`UnlabeledExperience` holds
+the inputs of an unlabeled step and no labels at all: it has no field that could hold them.
+Evaluation data and its labels never appear here; they stay inside the runner.  Fields are slots of
+a frozen dataclass: there is nothing else to reach.
 """
 
 from __future__ import annotations
@@ -37,6 +38,29 @@ class Experience:
         return (
             f"Experience(step={self.step}, kind={self.scenario_kind!r}, n={len(self.inputs)}, "
             f"new_classes={list(self.new_classes)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnlabeledExperience:
+    """An unlabeled training step (``ncd``, ``cgcd``): inputs only, labels hidden by construction.
+
+    ``num_new_classes`` is how many classes not seen before appear among the inputs when the scenario
+    gives it, ``None`` when the strategy must estimate it; which classes they are is never told.
+    ``may_contain_known`` says whether inputs of classes seen before are mixed in (``cgcd``) or every
+    input belongs to a new class (``ncd``).  ``inputs`` is a fresh tensor (no view of a larger one).
+    """
+
+    step: int
+    scenario_kind: str
+    inputs: torch.Tensor
+    num_new_classes: int | None
+    may_contain_known: bool
+
+    def __repr__(self) -> str:
+        return (
+            f"UnlabeledExperience(step={self.step}, kind={self.scenario_kind!r}, n={len(self.inputs)}, "
+            f"num_new_classes={self.num_new_classes}, may_contain_known={self.may_contain_known})"
         )
 
 

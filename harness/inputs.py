@@ -18,10 +18,11 @@ from harness.registry import BACKBONES
 ACCEPTS = {"text": ("text",), "image": ("tensor", "image-files")}
 
 
-def check_backbone(entry, data: Dataset) -> None:
-    """A text or image-file dataset needs a backbone, and the backbone must accept the dataset's inputs."""
+def check_backbone(entry, data: Dataset, needs_features: bool = True) -> None:
+    """A text or image-file dataset needs a backbone (unless every strategy encodes its own inputs,
+    ``needs_features=False``), and the backbone must accept the dataset's inputs."""
     if entry is None:
-        if data.modality != "tensor":
+        if data.modality != "tensor" and needs_features:
             kind = "text" if data.modality == "text" else "image"
             known = [n for n in BACKBONES.names() if BACKBONES.get(n).modality == kind]
             raise ConfigError(
@@ -63,9 +64,25 @@ def feature_description(dataset, backbone_entry, fingerprint: dict[str, Any], sp
     }
 
 
-def job_inputs(job, data: Dataset, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def raw_inputs(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dataset's own inputs as tensors, for strategies with their own encoder: texts become
+    MiniLM token ids ``(N, L)`` (0 = padding), tensors stay as they are."""
+    if data.modality == "text":
+        from harness.minilm import MiniLMEncoder
+
+        tokenize = MiniLMEncoder.pretrained().tokenize
+        return tokenize(list(data.train_x)), tokenize(list(data.test_x))
+    if data.modality != "tensor":
+        raise ConfigError("backbone", f"dataset {data.name!r} holds {data.modality} inputs, which no strategy encoder reads directly")
+    return data.train_x, data.test_x
+
+
+def job_inputs(job, data: Dataset, device: torch.device | None = None, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Train and test inputs of a job: images as ``C×H×W`` floats and vectors as ``D`` without a
-    backbone; ``N×D`` cached features with one (``job.backbone``)."""
+    backbone; ``N×D`` cached features with one (``job.backbone``); the raw inputs (see
+    :func:`raw_inputs`) for a strategy that encodes them itself (``raw=True``)."""
+    if raw:
+        return raw_inputs(data)
     entry = getattr(job, "backbone", None)
     check_backbone(entry, data)
     if entry is None:

@@ -31,14 +31,36 @@ SUMMARY_KEYS = (
     "mean_auroc",
     "mean_fpr95",
     "mean_aupr",
+    # open-world kinds (ncd, cgcd)
+    "last_clustering_accuracy",
+    "last_clustering_accuracy_old",
+    "last_clustering_accuracy_new",
+    "mean_clustering_accuracy",
+    "last_nmi",
+    "last_ari",
+    "last_old_accuracy",
+    "old_forgetting",
+    "last_new_task_aware_accuracy",
+    "new_classes_true",
+    "new_classes_estimated",
 )
 MARKDOWN_COLUMNS = {
     "last_accuracy": "last acc",
     "average_incremental_accuracy": "avg inc acc",
     "forgetting": "forgetting",
     "last_harmonic_accuracy": "last HM (base/novel)",
+    "last_clustering_accuracy": "clust acc All",
+    "last_clustering_accuracy_old": "Old",
+    "last_clustering_accuracy_new": "New",
+    "last_new_task_aware_accuracy": "New, task-aware",
+    "last_nmi": "NMI",
+    "last_ari": "ARI",
+    "old_forgetting": "old forgetting",
+    "new_classes_estimated": "new classes est. / true",
     "mean_auroc": "AUROC",
 }
+NOT_PERCENT = {"mean_auroc", "last_nmi", "last_ari"}
+CLOSED_WORLD = ("last_accuracy", "average_incremental_accuracy", "forgetting", "last_harmonic_accuracy")
 
 
 def load_records(jobs: list[Job], board_dir: Path) -> list[dict[str, Any]]:
@@ -125,34 +147,66 @@ def _fmt(mean: float | None, std: float | None, percent: bool) -> str:
 
 def _seeds_cell(row: dict[str, Any]) -> str:
     text = f"{row['seeds_done']}/{row['seeds_total']}"
-    return text + (f" ({row['seeds_failed']} failed)" if row["seeds_failed"] else "")
+    return text + (f" ({row['seeds_failed']} failed)" if row.get("seeds_failed") else "")
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    if key == "new_classes_estimated":
+        est, true = row["new_classes_estimated_mean"], row["new_classes_true_mean"]
+        if not _present(est):
+            return "–"
+        std = row["new_classes_estimated_std"]
+        return f"{est:.1f}" + (f" ± {std:.1f}" if _present(std) else "") + f" / {true:.0f}"
+    return _fmt(row[f"{key}_mean"], row[f"{key}_std"], percent=key not in NOT_PERCENT)
 
 
 def markdown_table(table: pd.DataFrame, board: str, skips: tuple = ()) -> str:
-    """A readable table: accuracies in percent, mean ± std over seeds, wall time per job; then the skipped pairs."""
-    header = ["scenario", "strategy", "status", "seeds", *MARKDOWN_COLUMNS.values(), "time/job (s)"]
+    """A readable table: accuracies in percent, mean ± std over seeds, wall time per job;
+    then the skipped pairs.  A status column appears when some pair is not complete; the clustering columns appear when some row is an open-world run
+    (``ncd``, ``cgcd``), the accuracy columns when some row is not."""
+    records = table.to_dict("records")
+    open_world = [_present(r.get("last_clustering_accuracy_mean")) for r in records]
+    keys = [
+        k
+        for k in MARKDOWN_COLUMNS
+        if k == "mean_auroc" or (k in CLOSED_WORLD and not all(open_world or [False])) or (k not in CLOSED_WORLD and any(open_world))
+    ]
+    # the status column appears when some pair is not complete (failed, partial or pending)
+    show_status = any(r.get("status", "complete") != "complete" for r in records)
+    header = ["scenario", "strategy", *(["status"] if show_status else []), "seeds", *(MARKDOWN_COLUMNS[k] for k in keys), "time/job (s)"]
     lines = [f"### {board}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table.to_dict("records"):
-        cells = [row["scenario"], row["strategy"], row["status"], _seeds_cell(row)]
-        for key in MARKDOWN_COLUMNS:
-            cells.append(_fmt(row[f"{key}_mean"], row[f"{key}_std"], percent=key != "mean_auroc"))
+    for row in records:
+        cells = [row["scenario"], row["strategy"], *([row["status"]] if show_status else []), _seeds_cell(row)]
+        for key in keys:
+            cells.append(_cell(row, key))
         wall = row["wall_time_s_mean"]
         cells.append("–" if wall is None or math.isnan(wall) else f"{wall:.1f}")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += ["", "Accuracies in %, mean ± sample std over seeds; AUROC averaged over steps that have unseen classes."]
+    note = "Accuracies in %, mean ± sample std over seeds; AUROC averaged over steps that have unseen classes."
+    if "last_clustering_accuracy" in keys:
+        note += (
+            " Open-world rows: clustering accuracy after the last step (one Hungarian assignment over all test"
+            " samples of seen classes, then Old/New subsets), NMI and ARI over the same samples."
+        )
+    lines += ["", note]
     if skips:
         lines += ["", "Skipped (not run):", ""] + [f"- {s.scenario} × {s.strategy}: {s.reason}" for s in skips]
     return "\n".join(lines) + "\n"
 
 
+
 # ---------------------------------------------------------------------------- plots
-# Per-step curves: (file stem, per-step key in metrics.json, y label, scale).  A curve is drawn only
-# when some finished job records the key, so scenario kinds that do not produce a metric simply
-# have no figure.  Clustering accuracy per stage for open-world scenarios (ncd, cgcd) belongs here
-# as one more row once the evaluator records it per step.
+# Per-step curves: (file stem, per-step key in metrics.json, y label, scale).  A figure has a panel
+# for each scenario where some finished job records the key, so kinds that do not produce a metric
+# (clustering accuracy outside ncd/cgcd) have no panel, and a board without any has no figure.
 STEP_CURVES: tuple[tuple[str, str, str, float], ...] = (
     ("accuracy", "accuracy", "accuracy on seen classes (%)", 100.0),
     ("auroc", "auroc", "open-set AUROC (seen vs unseen classes)", 1.0),
+    ("clustering", "clustering_accuracy", "clustering accuracy, All (%)", 100.0),
 )
 
 
@@ -182,12 +236,14 @@ def _pair_records(records, scenario, strategy):
 def step_curve_plot(jobs: list[Job], records: list[dict[str, Any]], key: str, ylabel: str, scale: float = 1.0) -> bytes | None:
     """PNG: a per-step metric against step, one panel per scenario, one line per strategy (mean ± std
     over seeds; steps where the metric is missing are gaps).  ``None`` when no record has the metric."""
-    if not any(s.get(key) is not None for r in records for s in r["metrics"]["steps"]):
+    scenarios = list(
+        dict.fromkeys(r["job"].scenario.label for r in records if any(s.get(key) is not None for s in r["metrics"]["steps"]))
+    )
+    if not scenarios:
         return None
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    scenarios = list(dict.fromkeys(j.scenario.label for j in jobs))
     strategies = list(dict.fromkeys(j.strategy.label for j in jobs))
     fig, axes = plt.subplots(1, len(scenarios), figsize=(4.5 * len(scenarios), 3.6), squeeze=False)
     for ax, scenario in zip(axes[0], scenarios):

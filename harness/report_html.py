@@ -26,6 +26,11 @@ COLUMNS: tuple[tuple[str, str, str | None, bool, bool | None], ...] = (
     ("forgetting", "forgetting (%)", "forgetting", True, False),
     ("backward_transfer", "BWT (%)", "backward_transfer", True, True),
     ("last_harmonic_accuracy", "last HM (%)", "last_harmonic_accuracy", True, True),
+    ("last_clustering_accuracy", "clust acc All (%)", "last_clustering_accuracy", True, True),
+    ("last_clustering_accuracy_old", "Old (%)", "last_clustering_accuracy_old", True, True),
+    ("last_clustering_accuracy_new", "New (%)", "last_clustering_accuracy_new", True, True),
+    ("last_nmi", "NMI", "last_nmi", False, True),
+    ("last_ari", "ARI", "last_ari", False, True),
     ("mean_auroc", "AUROC", "mean_auroc", False, True),
     ("mean_fpr95", "FPR@95", "mean_fpr95", False, False),
     ("mean_aupr", "AUPR-In", "mean_aupr", False, True),
@@ -36,6 +41,7 @@ PLOT_TITLES = {
     "accuracy": "Accuracy on seen classes against step",
     "auroc": "Open-set AUROC against step",
     "forgetting": "Forgetting per strategy",
+    "clustering": "Clustering accuracy (All) against step, open-world scenarios",
 }
 
 STYLE = """

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from harness.data_loading import load_dataset
 from harness.devices import resolve_device
-from harness.experience import Experience, Prediction
+from harness.experience import Experience, Prediction, UnlabeledExperience
 from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
 from harness.evaluation import StepEvaluator
 from harness.inputs import job_inputs
@@ -56,6 +56,18 @@ def remap(labels: np.ndarray, plan: ScenarioPlan) -> np.ndarray:
     return lookup[labels]
 
 
+def learn_step(strategy, plan: ScenarioPlan, i: int, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+    """Give step ``i`` to the strategy: a labeled :class:`Experience`, or an :class:`UnlabeledExperience`
+    (labels not passed on) with the number of new classes when the scenario gives it."""
+    step = plan.steps[i]
+    if step.labeled:
+        seen = plan.seen_after(i)
+        strategy.learn(Experience(i, plan.kind, inputs, labels, step.new_classes, seen))
+        return
+    num_new = len(step.new_classes) if plan.num_new_given else None
+    strategy.learn_unlabeled(UnlabeledExperience(i, plan.kind, inputs, num_new, step.mixes_seen))
+
+
 def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     """Run the job in memory and return its record (resolved config, per-step metrics, summary)."""
     load_builtins()
@@ -66,25 +78,17 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
     train_y = torch.from_numpy(remap(data.train_y.numpy(), plan))
     test_y = remap(data.test_y.numpy(), plan)
-    train_x, test_x = job_inputs(job, data)
+    strategy_cls = strategy_class(job.strategy.name)
+    train_x, test_x = job_inputs(job, data, raw=strategy_cls.encodes_own_inputs(job.strategy.params))
     test_x = test_x.to(device)
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
-    strategy = strategy_class(job.strategy.name)(job.strategy.params, context)
+    strategy = strategy_cls(job.strategy.params, context)
 
     evaluator = StepEvaluator(plan, test_y)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
         idx = torch.from_numpy(step.train_indices)
-        strategy.learn(
-            Experience(
-                step=i,
-                scenario_kind=plan.kind,
-                inputs=train_x[idx].to(device),
-                labels=train_y[idx].to(device),
-                new_classes=step.new_classes,
-                seen_classes=plan.seen_after(i),
-            )
-        )
+        learn_step(strategy, plan, i, train_x[idx].to(device), train_y[idx].to(device))
         evaluator.update(i, len(idx), predict_in_batches(strategy, test_x))
 
     return {

@@ -16,10 +16,17 @@ from harness.params import Params
 @dataclass(frozen=True)
 class StepPlan:
     """One step: which training samples it holds (indices into the dataset's train split) and which
-    classes (ids in class-order numbering) it introduces."""
+    classes (ids in class-order numbering) it introduces.
+
+    ``labeled`` steps give their samples with labels (a labeled fraction of a class is expressed by
+    listing only those samples); unlabeled steps give the inputs alone.  ``mixes_seen`` says that an
+    unlabeled step also holds samples of classes introduced before (``cgcd``).
+    """
 
     train_indices: np.ndarray
     new_classes: tuple[int, ...]
+    labeled: bool = True
+    mixes_seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -28,12 +35,18 @@ class ScenarioPlan:
 
     ``class_order[k]`` is the dataset label of class id ``k``: scenario class ids are positions in the
     order, so id 0 is the first class introduced.  Classes of the order that no step introduces are
-    open-set classes at every step.
+    open-set classes at every step.  ``num_new_given`` says whether unlabeled steps tell the strategy
+    how many new classes they hold (otherwise it must estimate the number).
     """
 
     kind: str
     class_order: tuple[int, ...]
     steps: tuple[StepPlan, ...]
+    num_new_given: bool = True
+
+    @property
+    def has_unlabeled_steps(self) -> bool:
+        return any(not s.labeled for s in self.steps)
 
     def seen_after(self, step: int) -> tuple[int, ...]:
         return tuple(c for s in self.steps[: step + 1] for c in s.new_classes)

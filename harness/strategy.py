@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import torch
 
-from harness.experience import Experience, Prediction
+from harness.experience import Experience, Prediction, UnlabeledExperience
 from harness.params import Params
 
 
@@ -45,6 +45,12 @@ class Strategy:
     supports: ClassVar[frozenset[str]] = frozenset()
     registered_name: ClassVar[str] = ""
 
+    @classmethod
+    def encodes_own_inputs(cls, params: Params) -> bool:
+        """True for strategies that bring their own encoder (e.g. a prompted transformer): they get the
+        dataset's raw inputs (texts as MiniLM token ids) instead of the board's backbone features."""
+        return False
+
     def __init__(self, params: Params, context: StrategyContext):
         self.params = params
         self.context = context
@@ -55,6 +61,11 @@ class Strategy:
 
     def learn(self, experience: Experience) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def learn_unlabeled(self, experience: UnlabeledExperience) -> None:
+        """Learn from an unlabeled step (``ncd``, ``cgcd``).  Prototype strategies get it from
+        :class:`harness.discovery.PrototypeDiscovery`; any strategy may implement its own."""
+        raise NotImplementedError(f"strategy {self.registered_name or type(self).__name__!r} cannot learn from unlabeled data")
 
     def predict(self, inputs: torch.Tensor) -> Prediction:  # pragma: no cover - interface
         raise NotImplementedError

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from harness.discovery import DiscoveryParams, PrototypeDiscovery
 from harness.experience import Experience, Prediction
 from harness.params import Params
 from harness.prototype_store import PrototypeStore
@@ -19,19 +20,22 @@ class NMCParams(Params):
     metric: Literal["euclidean", "cosine"] = Field("euclidean", description="distance to the class means")
     normalize_features: bool = Field(True, description="L2-normalise features before averaging and querying")
     normalize_means: bool = Field(False, description="L2-normalise the class means before querying")
+    discovery: DiscoveryParams = Field(default_factory=DiscoveryParams, description="options of new-class discovery (ncd, cgcd)")
 
 
 @STRATEGIES.register("nmc")
-class NMC(Strategy):
+class NMC(PrototypeDiscovery, Strategy):
     """Nearest class mean: each class is the mean of its training features; predict the closest.
 
     Logits are ``-||f - μ_c||`` (Euclidean) or ``cos(f, μ_c)``; the open-set score is the largest
     logit.  The default follows iCaRL's NMC and its common ports: L2-normalised features, raw (not
     re-normalised) means, Euclidean distance.  Means are exact running means, so NMC does not forget.
+    On unlabeled steps the shared discovery clusters the (normalised) features with the known means
+    fixed, and each discovered cluster's centre becomes the mean of a new class.
     """
 
     Params = NMCParams
-    supports = frozenset({"cil", "fscil"})
+    supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
 
     def __init__(self, params: NMCParams, context):
         super().__init__(params, context)
@@ -40,6 +44,9 @@ class NMC(Strategy):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(len(x), -1).float()
         return F.normalize(x, dim=1) if self.params.normalize_features else x
+
+    def discovery_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self._features(inputs)
 
     def learn(self, experience: Experience) -> None:
         self.store.update(self._features(experience.inputs), experience.labels)

@@ -12,7 +12,9 @@ from harness.metrics.openset import OpenSetDetection, aupr, auroc, fpr_at_tpr
 def _sk(known, unknown):
     y = np.r_[np.ones(len(known)), np.zeros(len(unknown))]
     s = np.r_[known, unknown]
-    fpr, tpr, _ = roc_curve(y, s)
+    # every threshold kept: sklearn's default drops collinear points, which can skip the first
+    # threshold reaching 95 % TPR and report a larger FPR than the curve has there
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
     return roc_auc_score(y, s), fpr[np.searchsorted(tpr, 0.95, side="left")], average_precision_score(y, s)
 
 
@@ -28,6 +30,14 @@ def test_hand_computed():
 
 def test_ties_count_half():
     assert auroc(np.array([1.0]), np.array([1.0])) == pytest.approx(0.5)
+
+
+def test_fpr95_with_ties_takes_the_first_threshold_reaching_95_percent():
+    # 20 known: 19 at score 2, 1 at score 0; 10 unknown: 3 at 2, 7 at 0.
+    # Threshold 2 keeps 19/20 = 95 % of known with 3/10 unknown above it -> FPR 0.3
+    known = np.r_[np.full(19, 2.0), 0.0]
+    unknown = np.r_[np.full(3, 2.0), np.zeros(7)]
+    assert fpr_at_tpr(known, unknown) == pytest.approx(0.3)
 
 
 def test_missing_when_no_unknown():

@@ -1,0 +1,118 @@
+"""Feature extractors trained on the base session: a small CNN, an MLP, a CIFAR-style ResNet, identity.
+
+Each maps a batch of inputs in their natural shape to features of shape ``(N, out_dim)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from harness.training.params import BackboneParams
+
+
+class SmallCNN(nn.Module):
+    """``depth`` blocks of conv3×3 → BatchNorm → ReLU → 2×2 max-pool (pooling stops at 1×1), channels
+    ``width·2^i``, then global average pooling; ``out_dim = width·2^(depth-1)``."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int, depth: int):
+        super().__init__()
+        channels, size = in_shape[0], min(in_shape[1:])
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            out = width * 2**i
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            if size >= 2:
+                layers.append(nn.MaxPool2d(2))
+                size //= 2
+            channels = out
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_dim = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class MLP(nn.Module):
+    """Flatten, then ``depth`` × (Linear(width) → ReLU); ``out_dim = width``."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int, depth: int):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        size = math.prod(in_shape)
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.ReLU(inplace=True)]
+            size = width
+        self.body = nn.Sequential(*layers)
+        self.out_dim = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class BasicBlock(nn.Module):
+    """Two conv3×3 with BatchNorm; identity shortcut, or a 1×1 conv when the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """CIFAR-style ResNet: conv3×3(width) stem, stages of basic blocks (stage ``s``: ``width·2^s``
+    channels, stride 2 from the second stage on), global average pooling.  ``blocks=[2,2,2,2]``,
+    ``width=64`` is ResNet-18 for small images; ``[3,3,3]``, ``width=16`` is ResNet-20."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int, blocks: list[int]):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_shape[0], width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        cin = width
+        for s, n in enumerate(blocks):
+            cout = width * 2**s
+            for b in range(n):
+                layers.append(BasicBlock(cin, cout, stride=2 if (s > 0 and b == 0) else 1))
+                cin = cout
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_dim = cin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class Identity(nn.Module):
+    """The flattened inputs themselves; ``out_dim = prod(in_shape)``."""
+
+    def __init__(self, in_shape: tuple[int, ...]):
+        super().__init__()
+        self.out_dim = math.prod(in_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(len(x), -1)
+
+
+def build_network(params: BackboneParams, in_shape: tuple[int, ...]) -> nn.Module:
+    """The network ``params.arch`` names for inputs of shape ``in_shape`` (one sample)."""
+    if params.arch in ("small_cnn", "resnet") and len(in_shape) != 3:
+        raise ValueError(
+            f"backbone.arch {params.arch!r} needs image inputs (C×H×W); got input shape {tuple(in_shape)}: use mlp or identity"
+        )
+    builders = {
+        "small_cnn": lambda: SmallCNN(in_shape, params.width, params.depth),
+        "mlp": lambda: MLP(in_shape, params.width, params.depth),
+        "resnet": lambda: ResNet(in_shape, params.width, params.resnet_blocks),
+        "identity": lambda: Identity(in_shape),
+    }
+    return builders[params.arch]()
