@@ -6,7 +6,9 @@
     owlbench cache list|clear  what the feature cache holds; empty it
 
 A bad config prints one line ``error: <file>: <field path>: <problem>`` and exits with 2 before
-anything is written.  Failed jobs are recorded in their folder; the run goes on and exits with 1.
+anything is written.  Finished jobs are skipped (``--rerun`` runs them again); ``--only``/``--exclude``
+pick jobs by glob on their scenario and strategy labels; ``--executor``/``--workers`` override the
+YAML's executor.  Failed jobs are recorded in their folder; the run goes on and exits with 1.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import traceback
 from pathlib import Path
 
 from harness.cache_cli import add_cache_parser, cmd_cache
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="output folder (overrides the YAML's 'output')")
     run.add_argument("--rerun", action="store_true", help="run every job again, even those with a done marker")
     run.add_argument("--quiet", action="store_true", help="no progress bars and no table at the end")
+    run.add_argument("--executor", help="local | process | ray (overrides the YAML's 'executor')")
+    run.add_argument("--workers", type=int, help="worker processes of the process executor (implies --executor process)")
+    run.add_argument("--only", action="append", metavar="GLOB", help="run only jobs whose scenario or strategy label (or 'scenario/strategy') matches; repeatable")
+    run.add_argument("--exclude", action="append", metavar="GLOB", help="do not run jobs matched by this glob; repeatable")
     listing = sub.add_parser("list", help="print what is registered, by kind")
     listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies", "backbones", "executors"), help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
@@ -45,9 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(kind: str | None = None, pattern: str = "*") -> int:
-    from harness.registry import ALL, load_builtins
+    from harness.plugins import load_all
+    from harness.registry import ALL
 
-    load_builtins()
+    for problem in load_all():  # built-ins and installed plugins
+        print(f"warning: {problem}", file=sys.stderr)
     for name, registry in ALL.items():
         if (kind and kind != name) or (not kind and len(registry) == 0):
             continue
@@ -58,47 +65,85 @@ def cmd_list(kind: str | None = None, pattern: str = "*") -> int:
     return 0
 
 
-def _record_failure(job, board_dir: Path, exc: BaseException) -> None:
-    from harness.io import atomic_write_json
+def _executor_override(name: str | None, workers: int | None) -> dict | None:
+    if name is None and workers is None:
+        return None
+    override = {"name": name or "process"}
+    if workers is not None:
+        override["workers"] = workers
+    return override
 
-    atomic_write_json(
-        job.folder(board_dir) / "failed.json",
-        {"job_id": job.id, "status": "failed", "error": repr(exc), "traceback": traceback.format_exc()},
-    )
+
+def _remove_stale_staging(board_dir: Path, jobs) -> None:
+    """Staging folders (``.<job-id>.*``) left by a sweep that was killed mid-job."""
+    import shutil
+
+    if board_dir.is_dir():
+        for job in jobs:
+            for stale in board_dir.glob(f".{job.id}.*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
 
 
-def cmd_run(config_path: str, output: str | None, rerun: bool, quiet: bool) -> int:
+def cmd_run(
+    config_path: str,
+    output: str | None,
+    rerun: bool,
+    quiet: bool,
+    executor: str | None = None,
+    workers: int | None = None,
+    only: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> int:
     from tqdm.auto import tqdm
 
     from harness.config import load_config
+    from harness.executors.base import FAILED_FILE, record_outcome
+    from harness.registry import EXECUTORS
     from harness.report import write_report
-    from harness.runner import run_job
-    from harness.sweep import expand
+    from harness.sweep import expand, select, skipped
 
     try:
-        config = load_config(config_path, output=output)
+        config = load_config(config_path, output=output, executor=_executor_override(executor, workers))
+        runner = EXECUTORS.get(config.executor.name)(config.executor.params)
+        runner.check()
     except ConfigError as exc:
         print(f"error: {config_path}: {exc}", file=sys.stderr)
         return 2
     jobs = expand(config)
+    skips = skipped(config)
     board_dir = config.board_dir
-    todo = [j for j in jobs if rerun or not j.is_done(board_dir)]
+    chosen = select(jobs, only, exclude)
+    todo = [j for j in chosen if rerun or not j.is_done(board_dir)]
     started = time.perf_counter()
-    print(f"{config.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} already done, {len(todo)} to run -> {board_dir}")
+    filtered = f", {len(jobs) - len(chosen)} filtered out" if len(chosen) != len(jobs) else ""
+    print(
+        f"{config.name}: {len(jobs)} jobs{filtered}, {len(chosen) - len(todo)} already done, {len(todo)} to run "
+        f"({config.executor.name}) -> {board_dir}"
+    )
+    for skip in skips:
+        print(f"skipped: {skip.scenario} × {skip.strategy}: {skip.reason}")
+    if (only or exclude) and not chosen:
+        print("warning: --only/--exclude match no job", file=sys.stderr)
+    _remove_stale_staging(board_dir, todo)
     failed = []
-    for job in tqdm(todo, desc=config.name, unit="job", disable=quiet):
-        try:
-            run_job(job, board_dir, progress=not quiet)
-        except Exception as exc:  # one failing job is recorded and does not stop the others
-            _record_failure(job, board_dir, exc)
-            failed.append((job, exc))
-    _, markdown = write_report(jobs, board_dir)
+    try:
+        for outcome in tqdm(runner.run(todo, progress=not quiet), total=len(todo), desc=config.name, unit="job", disable=quiet):
+            record_outcome(outcome, board_dir)  # one failing job is recorded and does not stop the others
+            if not outcome.ok:
+                failed.append(outcome)
+    except ConfigError as exc:  # found when the executor starts (e.g. a Ray cluster that cannot be reached)
+        print(f"error: {config_path}: {exc}", file=sys.stderr)
+        return 2
+    _, markdown = write_report(jobs, board_dir, skips)
     if not quiet:
         print(markdown)
     print(f"wrote {board_dir / 'leaderboard.csv'} in {time.perf_counter() - started:.1f}s")
     if failed:
-        for job, exc in failed:
-            print(f"failed: {job.title} ({job.id}): {exc!r}; see {job.folder(board_dir) / 'failed.json'}", file=sys.stderr)
+        for outcome in failed:
+            job = outcome.job
+            print(f"failed: {job.title} ({job.id}): {outcome.error}; see {job.folder(board_dir) / FAILED_FILE}", file=sys.stderr)
+        print(f"{len(failed)} of {len(todo)} jobs failed", file=sys.stderr)
         return 1
     return 0
 
@@ -115,5 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "cache":
         return cmd_cache(args.action, args.dir)
     if args.command == "run":
-        return cmd_run(args.config, args.output, args.rerun, args.quiet)
+        return cmd_run(args.config, args.output, args.rerun, args.quiet, args.executor, args.workers, args.only, args.exclude)
     return cmd_run(DEFAULT_CONFIG, None, False, False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,10 @@ Shape::
     device: auto                 # auto | cpu | cuda | cuda:N
     output: results
     backbone: minilm             # optional frozen backbone: a name or {name: ..., params}
+    executor: local              # or {name: process, workers: 2}, {name: ray, address: ..., cpus_per_job: 1}
+
+A scenario or strategy entry may hold ``grid:``, a mapping from parameter names to lists of values:
+the entry expands into one entry per combination (see :mod:`harness.grid`).
 
 Every problem is reported as :class:`harness.errors.ConfigError` whose path names the field in the
 YAML, e.g. ``scenarios[1].shots``.  Validation needs the dataset (for checks such as "more shots than
@@ -31,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import ConfigError, UnknownNameError
 from harness.params import Params
-from harness.registry import BACKBONES, DATASETS, SCENARIOS, STRATEGIES, load_builtins
+from harness.grid import GRID_KEY, expand_grid
+from harness.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
@@ -54,6 +59,7 @@ class BoardModel(_Strict):
     device: str = "auto"
     output: str = "results"
     backbone: str | dict[str, Any] | None = Field(None, description="frozen backbone: a name, or a mapping with 'name' and its parameters")
+    executor: str | dict[str, Any] = Field("local", description="executor name, or a mapping with 'name' and its parameters")
 
     @field_validator("name")
     @classmethod
@@ -103,6 +109,7 @@ class BoardConfig:
     output: Path
     source: Path | None = None
     backbone: Entry | None = None
+    executor: Entry | None = None  # None means the in-process 'local' executor
 
     @property
     def board_dir(self) -> Path:
@@ -153,7 +160,15 @@ def _first_error(err: ValidationError, model: type[BaseModel], prefix: str, skip
 
 
 # ---------------------------------------------------------------------------- entries
-def _parse_entry(raw: Any, path: str, key: str, registry, reserved: tuple[str, ...] = ("label",)) -> Entry:
+def _parse_entry(raw: Any, path: str, key: str, registry, reserved: tuple[str, ...] = ("label",), lookup=None) -> Entry:
+    return _parse_entries(raw, path, key, registry, reserved, lookup)[0]
+
+
+def _parse_entries(raw: Any, path: str, key: str, registry, reserved: tuple[str, ...] = ("label",), lookup=None) -> list[Entry]:
+    """One entry, or one per combination of its ``grid`` when ``grid`` is among ``reserved``.
+
+    ``lookup(name) -> class`` resolves the name (default ``registry.get``).  The label defaults to
+    the name, or for a ``package.module:Class`` name to the class name in lower case."""
     if isinstance(raw, str):
         raw = {key: raw}
     if not isinstance(raw, dict):
@@ -164,18 +179,24 @@ def _parse_entry(raw: Any, path: str, key: str, registry, reserved: tuple[str, .
     if not isinstance(name, str):
         raise ConfigError(f"{path}.{key}", f"must be a string; got {name!r}")
     try:
-        cls = registry.get(name)
-    except UnknownNameError as exc:
+        cls = (lookup or registry.get)(name)
+    except (UnknownNameError, ValueError) as exc:
         raise ConfigError(f"{path}.{key}", str(exc)) from None
-    label = raw.get("label", name)
+    label = raw.get("label", cls.__name__.lower() if ":" in name else name)
     if not isinstance(label, str) or not SLUG.match(label):
         raise ConfigError(f"{path}.label", f"must be {SLUG_HINT}; got {label!r}")
     values = {k: v for k, v in raw.items() if k not in (key, *reserved)}
-    try:
-        params = cls.Params.model_validate(values)
-    except ValidationError as err:
-        raise _first_error(err, cls.Params, path, skip_keys=(key, *reserved)) from None
-    return Entry(name=name, label=label, params=params, path=path)
+    combos = expand_grid(raw.get(GRID_KEY), values, label, f"{path}.{GRID_KEY}") if GRID_KEY in reserved else [({}, label)]
+    entries = []
+    for combo, combo_label in combos:
+        try:
+            params = cls.Params.model_validate({**values, **combo})
+        except ValidationError as err:
+            field = err.errors()[0]["loc"][:1]
+            where = f"{path}.{GRID_KEY}" if field and field[0] in combo else path
+            raise _first_error(err, cls.Params, where, skip_keys=(key, *reserved)) from None
+        entries.append(Entry(name=name, label=combo_label, params=params, path=path))
+    return entries
 
 
 def _check_unique_labels(entries: list[Entry], what: str) -> None:
@@ -203,30 +224,49 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError("", f"YAML syntax error{where}: {problem}") from None
 
 
-def parse_config(data: Any, source: Path | None = None, output: Path | None = None) -> BoardConfig:
-    """Validate a loaded YAML mapping into a :class:`BoardConfig`; raise :class:`ConfigError` on the first problem."""
+def parse_config(
+    data: Any, source: Path | None = None, output: Path | None = None, executor: dict[str, Any] | None = None
+) -> BoardConfig:
+    """Validate a loaded YAML mapping into a :class:`BoardConfig`; raise :class:`ConfigError` on the first problem.
+
+    ``executor`` (from the command line) replaces the YAML's executor; when it names the same
+    executor, the YAML's parameters are kept and the given ones override them."""
     load_builtins()
     if not isinstance(data, dict):
         raise ConfigError("", f"the config must be a mapping with keys {', '.join(BoardModel.model_fields)}; got {type(data).__name__}")
+    if executor is not None:
+        current = data.get("executor", "local")
+        current = {"name": current} if isinstance(current, str) else dict(current) if isinstance(current, dict) else {}
+        data = {**data, "executor": {**current, **executor} if current.get("name") == executor.get("name") else dict(executor)}
     try:
         board = BoardModel.model_validate(data)
     except ValidationError as err:
         raise _first_error(err, BoardModel, "") from None
+    from harness.plugins import strategy_class
+
     dataset = _parse_entry(board.dataset, "dataset", "name", DATASETS, reserved=())
     backbone = None if board.backbone is None else _parse_entry(board.backbone, "backbone", "name", BACKBONES, reserved=())
-    scenarios = [_parse_entry(s, f"scenarios[{i}]", "kind", SCENARIOS) for i, s in enumerate(board.scenarios)]
-    strategies = [_parse_entry(s, f"strategies[{i}]", "name", STRATEGIES) for i, s in enumerate(board.strategies)]
+    executor = _parse_entry(board.executor, "executor", "name", EXECUTORS, reserved=())
+    entry_keys = ("label", GRID_KEY)
+    scenarios = [e for i, s in enumerate(board.scenarios) for e in _parse_entries(s, f"scenarios[{i}]", "kind", SCENARIOS, entry_keys)]
+    strategies = [
+        e
+        for i, s in enumerate(board.strategies)
+        for e in _parse_entries(s, f"strategies[{i}]", "name", STRATEGIES, entry_keys, lookup=strategy_class)
+    ]
     _check_unique_labels(scenarios, "scenario")
     _check_unique_labels(strategies, "strategy")
+    # a pair a strategy does not support is skipped by the sweep (and listed); a strategy that
+    # supports none of the board's scenarios is surely a mistake and is refused
+    kinds = {s.name for s in scenarios}
     for strategy in strategies:
-        supported = STRATEGIES.get(strategy.name).supports
-        for scenario in scenarios:
-            if scenario.name not in supported:
-                raise ConfigError(
-                    f"{strategy.path}.name",
-                    f"strategy {strategy.name!r} does not support scenario kind {scenario.name!r} ({scenario.path}); "
-                    f"it supports: {', '.join(sorted(supported))}",
-                )
+        supported = strategy_class(strategy.name).supports
+        if not kinds & supported:
+            raise ConfigError(
+                f"{strategy.path}.name",
+                f"strategy {strategy.name!r} supports none of this board's scenario kinds ({', '.join(sorted(kinds))}); "
+                f"it supports: {', '.join(sorted(supported))}",
+            )
     config = BoardConfig(
         name=board.name,
         dataset=dataset,
@@ -237,6 +277,7 @@ def parse_config(data: Any, source: Path | None = None, output: Path | None = No
         output=Path(output) if output is not None else Path(board.output),
         source=source,
         backbone=backbone,
+        executor=executor,
     )
     _check_against_data(config)
     return config
@@ -251,8 +292,10 @@ def _check_against_data(config: BoardConfig) -> None:
         raise ConfigError("dataset", f"cannot load {config.dataset.name!r}: {exc}") from None
     from harness.inputs import check_backbone
 
+    from harness.plugins import strategy_class
+
     needs_features = any(
-        not STRATEGIES.get(s.name).encodes_own_inputs(s.params) for s in config.strategies
+        not strategy_class(s.name).encodes_own_inputs(s.params) for s in config.strategies
     )
     check_backbone(config.backbone, data, needs_features)
     for scenario in config.scenarios:
@@ -262,6 +305,6 @@ def _check_against_data(config: BoardConfig) -> None:
             raise ConfigError(f"{scenario.path}.{exc.path}" if exc.path else scenario.path, exc.message) from None
 
 
-def load_config(path: str | Path, output: str | Path | None = None) -> BoardConfig:
+def load_config(path: str | Path, output: str | Path | None = None, executor: dict[str, Any] | None = None) -> BoardConfig:
     path = Path(path)
-    return parse_config(read_yaml(path), source=path, output=Path(output) if output is not None else None)
+    return parse_config(read_yaml(path), source=path, output=Path(output) if output is not None else None, executor=executor)

@@ -21,7 +21,8 @@ from harness.experience import Experience, Prediction, UnlabeledExperience
 from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
 from harness.evaluation import StepEvaluator
 from harness.inputs import job_inputs
-from harness.registry import SCENARIOS, STRATEGIES, load_builtins
+from harness.plugins import strategy_class
+from harness.registry import SCENARIOS, load_builtins
 from harness.scenario import ScenarioPlan
 from harness.strategy import StrategyContext
 from harness.sweep import DONE_MARKER, Job
@@ -77,7 +78,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
     train_y = torch.from_numpy(remap(data.train_y.numpy(), plan))
     test_y = remap(data.test_y.numpy(), plan)
-    strategy_cls = STRATEGIES.get(job.strategy.name)
+    strategy_cls = strategy_class(job.strategy.name)
     train_x, test_x = job_inputs(job, data, raw=strategy_cls.encodes_own_inputs(job.strategy.params))
     test_x = test_x.to(device)
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
@@ -120,6 +121,12 @@ def run_job(job: Job, board_dir: Path, progress: bool = True) -> dict[str, Any]:
     a ``done`` marker.  Files are written into a staging folder that is moved into place at the end,
     so an interrupted job leaves no folder that looks finished."""
     record = execute(job, progress=progress)
+    publish_record(job, board_dir, record)
+    return record
+
+
+def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
+    """Write the record of a finished job (from :func:`execute`, maybe run elsewhere) as its folder."""
     board_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{job.id}.", dir=board_dir))
     atomic_write_json(staging / "config.json", record["config"])
@@ -127,4 +134,3 @@ def run_job(job: Job, board_dir: Path, progress: bool = True) -> dict[str, Any]:
     atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
     atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
     publish_dir(staging, job.folder(board_dir))
-    return record

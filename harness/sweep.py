@@ -1,7 +1,13 @@
-"""Expanding a board into jobs (scenario × strategy × seed) with ids that hash their resolved config."""
+"""Expanding a board into jobs (scenario × strategy × seed) with ids that hash their resolved config.
+
+Parameter grids are expanded earlier, by the config (each combination is an entry of its own).
+Pairs whose strategy does not support the scenario's kind are left out and listed as :class:`Skip`
+with the reason; ``--only``/``--exclude`` patterns select jobs by their labels (:func:`select`).
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass
@@ -53,11 +59,58 @@ class Job:
         return (self.folder(board_dir) / DONE_MARKER).is_file()
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A scenario × strategy pair that is not run, and why."""
+
+    scenario: str
+    strategy: str
+    reason: str
+
+
+def _unsupported(config: BoardConfig) -> dict[tuple[str, str], str]:
+    from harness.plugins import strategy_class
+
+    reasons = {}
+    for strategy in config.strategies:
+        supported = strategy_class(strategy.name).supports
+        for scenario in config.scenarios:
+            if scenario.name not in supported:
+                reasons[(scenario.label, strategy.label)] = (
+                    f"strategy {strategy.name!r} does not support scenario kind {scenario.name!r} "
+                    f"(it supports: {', '.join(sorted(supported))})"
+                )
+    return reasons
+
+
+def skipped(config: BoardConfig) -> list[Skip]:
+    """The pairs left out because the strategy does not support the scenario's kind, in YAML order."""
+    return [Skip(sc, st, reason) for (sc, st), reason in _unsupported(config).items()]
+
+
 def expand(config: BoardConfig) -> list[Job]:
-    """Jobs in a stable order: scenarios, then strategies, then seeds, as listed in the YAML."""
+    """Jobs in a stable order: scenarios, then strategies, then seeds, as listed in the YAML (grid
+    combinations in grid order); unsupported pairs are left out (see :func:`skipped`)."""
+    unsupported = _unsupported(config)
     return [
         Job(config.name, config.dataset, scenario, strategy, seed, config.device, config.backbone)
         for scenario in config.scenarios
         for strategy in config.strategies
+        if (scenario.label, strategy.label) not in unsupported
         for seed in config.seeds
+    ]
+
+
+def matches(job: Job, pattern: str) -> bool:
+    """A glob matches a job when it matches its strategy label, its scenario label, or ``scenario/strategy``."""
+    names = (job.strategy.label, job.scenario.label, f"{job.scenario.label}/{job.strategy.label}")
+    return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+
+
+def select(jobs: list[Job], only: list[str] | None = None, exclude: list[str] | None = None) -> list[Job]:
+    """Jobs matched by any ``only`` pattern (all when none is given) and by no ``exclude`` pattern."""
+    return [
+        j
+        for j in jobs
+        if (not only or any(matches(j, p) for p in only)) and not any(matches(j, p) for p in exclude or ())
     ]

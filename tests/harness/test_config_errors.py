@@ -112,13 +112,13 @@ def test_top_level_not_mapping(tmp_path, capsys):
     assert "must be a mapping" in capsys.readouterr().err
 
 
-def test_strategy_without_support_for_kind_is_refused(tmp_path, capsys, monkeypatch):
+def test_strategy_supporting_none_of_the_scenarios_is_refused(tmp_path, capsys, monkeypatch):
     from strategies.nmc import NMC
 
-    monkeypatch.setattr(NMC, "supports", frozenset({"cil"}))
+    monkeypatch.setattr(NMC, "supports", frozenset({"ncd"}))
     path, out = _run(tmp_path, VALID)
     assert main(["run", str(path), "--output", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "strategies[0].name" in err[0] and "does not support scenario kind 'fscil'" in err[0]
+    assert "strategies[0].name" in err[0] and "supports none of this board's scenario kinds (cil, fscil)" in err[0]
     assert not out.exists()

@@ -1,0 +1,69 @@
+"""A strategy that trains, for the executor benchmark: plain fine-tuning of a small MLP.
+
+Each step trains the whole network (two hidden layers and a linear head over the classes seen so
+far) with SGD on that step's data only, the usual lower bound of class-incremental learning (it
+forgets). Its jobs are CPU-bound and dominated by many small batches, as small-model continual
+learning runs are; a board of them is what the ``process`` executor is meant to speed up. Named in a
+YAML as ``finetune_mlp:FinetuneMLP`` with this folder on the Python path (``bench/executors.py``
+runs from here).
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from harness.experience import Experience, Prediction
+from harness.params import Params
+from harness.strategy import Strategy
+
+
+class FinetuneParams(Params):
+    hidden: int = Field(256, ge=1, description="width of both hidden layers")
+    epochs: int = Field(20, ge=1, description="passes over each step's data")
+    lr: float = Field(0.05, gt=0, description="SGD learning rate (momentum 0.9)")
+    batch_size: int = Field(32, ge=1, description="samples per SGD step")
+    max_classes: int = Field(100, ge=1, description="size of the output layer; logits of unseen classes are ignored")
+
+
+class FinetuneMLP(Strategy):
+    """Fine-tune an MLP on each step's data with cross-entropy over the classes seen so far."""
+
+    Params = FinetuneParams
+    supports = frozenset({"cil", "fscil"})
+
+    def __init__(self, params: FinetuneParams, context):
+        super().__init__(params, context)
+        h = params.hidden
+        self.net = torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(context.feature_dim, h),
+            torch.nn.ReLU(),
+            torch.nn.Linear(h, h),
+            torch.nn.ReLU(),
+            torch.nn.Linear(h, params.max_classes),
+        ).to(context.device)
+        self.seen = torch.empty(0, dtype=torch.long)
+        self.shuffle = context.generator(1)
+
+    def learn(self, experience: Experience) -> None:
+        self.seen = torch.tensor(sorted(experience.seen_classes), dtype=torch.long)
+        mask = torch.full((self.params.max_classes,), float("-inf"), device=self.device)
+        mask[self.seen] = 0.0
+        optimizer = torch.optim.SGD(self.net.parameters(), lr=self.params.lr, momentum=0.9)
+        x, y = experience.inputs.float(), experience.labels.long()
+        self.net.train()
+        for _ in range(self.params.epochs):
+            order = torch.randperm(len(x), generator=self.shuffle).to(x.device)
+            for start in range(0, len(x), self.params.batch_size):
+                batch = order[start : start + self.params.batch_size]
+                loss = torch.nn.functional.cross_entropy(self.net(x[batch]) + mask, y[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor) -> Prediction:
+        self.net.eval()
+        logits = self.net(inputs.float())[:, self.seen.to(inputs.device)]
+        return Prediction(logits=logits, classes=self.seen.to(logits.device), known_score=logits.max(1).values)

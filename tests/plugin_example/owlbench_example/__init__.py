@@ -1,0 +1,1 @@
+"""An example owlbench plugin: a strategy that lives outside owlbench and registers by entry point."""
