@@ -331,6 +331,8 @@ class PrototypeStore:
         if not bool(torch.isfinite(features).all()):
             raise ValueError("features contain NaN or infinite values")
         labels = labels.to(self.device, torch.long)
+        if slots is None and self._update_known(features, labels):
+            return
         if slots is None:
             keys_t, inverse = torch.unique(labels, return_inverse=True)
             keys = [(c, 0) for c in keys_t.tolist()]
@@ -345,6 +347,34 @@ class PrototypeStore:
             self._merge_batch(features[part], inverse[part], rows)
         self._protos[rows] = self._mu[rows].to(self.dtype)
         self._changed()
+
+    def _update_known(self, features: torch.Tensor, labels: torch.Tensor) -> bool:
+        """Fast path without Python work per class: every label is a known single-prototype class.
+
+        A dense ``class id -> row`` table (ids up to 4·C + 2^16) maps labels to rows on the device.
+        Returns False (nothing done) when the batch has unknown or out-of-table labels.
+        """
+        if not self.single_prototype or self.num_classes == 0:
+            return False
+        table = self._cache.get("lookup")
+        if table is None:
+            ids = torch.tensor(self._classes, dtype=torch.long, device=self.device)
+            if int(ids.min()) < 0 or int(ids.max()) >= 4 * len(ids) + 2**16:
+                return False
+            table = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long, device=self.device)
+            table[ids] = torch.arange(len(ids), device=self.device)
+            self._cache["lookup"] = table
+        inside = (labels >= 0) & (labels < len(table))
+        rows = table[labels.clamp(0, len(table) - 1)]
+        if not bool((inside & (rows >= 0)).all()):
+            return False
+        urows, inverse = torch.unique(rows, return_inverse=True)
+        for start in range(0, len(features), _UPDATE_CHUNK):
+            part = slice(start, start + _UPDATE_CHUNK)
+            self._merge_batch(features[part], inverse[part], urows)
+        self._protos[urows] = self._mu[urows].to(self.dtype)
+        self._changed()
+        return True
 
     def _merge_batch(self, x: torch.Tensor, inverse: torch.Tensor, rows: torch.Tensor) -> None:
         n_a, mu_a = self._n[rows], self._mu[rows]
@@ -402,7 +432,8 @@ class PrototypeStore:
         cuda = self.device.type == "cuda"
         cb = self.class_block or (num if cuda else 1024)
         cb = max(1, min(cb, num, self.memory_budget_bytes // elem))
-        qb = self.query_block or (16384 if cuda else 1024)
+        # CPU: blocks of ~2M scores (8 MiB) keep GEMM efficient and few Python steps; CUDA: 16k queries
+        qb = self.query_block or (16384 if cuda else max(1, 2**21 // cb))
         qb = max(1, min(qb, self.memory_budget_bytes // (elem * cb)))
         return qb, cb
 
@@ -486,11 +517,11 @@ class PrototypeStore:
 
     @staticmethod
     def _finish(lin: torch.Tensor, qm: torch.Tensor, kind: str, metric: str) -> torch.Tensor:
-        """Turn ``q'·p' + bias`` into the metric's score, in place."""
+        """Turn ``q'·p' + bias`` (``(n, m)``) into the metric's score, in place."""
         if kind == "sim":
             return lin
         if kind == "sq":
-            lin.mul_(2.0).sub_((qm * qm).sum(1, keepdim=True)).clamp_max_(0.0)  # -d²
+            lin.mul_(2.0).sub_(torch.linalg.vecdot(qm, qm)[:, None]).clamp_max_(0.0)  # -d²
         else:
             lin.mul_(2.0).clamp_max_(0.0)
         if metric in ("euclidean", "mahalanobis"):
@@ -564,8 +595,8 @@ class PrototypeStore:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` closest classes per query: ``(scores, class_ids)``, each ``(N, k)``, best first.
 
-        Ties go to the earlier inserted class.  Selection is by float32 block scores; the returned
-        scores are recomputed exactly (``||q - μ||`` from differences) for the selected classes.
+        Ties go to the earlier inserted class.  Scores are those of :meth:`scores` (up to float32
+        rounding); in the fast precision modes they are recomputed in float32 from differences.
         """
         q = self._check_query(queries, metric, mahalanobis)
         if k < 1:
@@ -583,18 +614,22 @@ class PrototypeStore:
         for s in range(0, len(q), qb):
             qm = qmap(q[s : s + qb])
             if not fast:
-                rows = search.top1(qm)[:, None] if k == 1 else search.topk(qm, k)
-                exact = self._exact(qm, protos, bias, rows, kind, metric)
+                if k == 1:
+                    vals, rows = search.top1(qm)
+                    vals, rows = vals[:, None], rows[:, None]
+                else:
+                    vals, rows = search.topk(qm, k)
+                scores = self._finish(vals.to(self.dtype), qm, kind, metric)
             else:
-                cand = torch.sort(search.topk(qm, min(k + self.rerank, len(protos))), dim=1).values
-                vals, pos = block_topk(self._exact(qm, protos, bias, cand, kind, metric), k)
-                rows, exact = cand.gather(1, pos), vals
-            rows_out[s : s + qb], scores_out[s : s + qb] = rows, exact
+                cand = torch.sort(search.topk(qm, min(k + self.rerank, len(protos)))[1], dim=1).values
+                scores, pos = block_topk(self._exact(qm, protos, cand, kind, metric), k)
+                rows = cand.gather(1, pos)
+            rows_out[s : s + qb], scores_out[s : s + qb] = rows, scores
         ids = self.class_ids.to(self.device)
         return scores_out, ids[rows_out]
 
-    def _exact(self, qm, protos, bias, rows, kind, metric) -> torch.Tensor:
-        """Scores of ``qm`` against the prototype rows ``rows`` ``(n, k)``, from differences."""
+    def _exact(self, qm, protos, rows, kind, metric) -> torch.Tensor:
+        """Float32 scores of ``qm`` against the prototype rows ``rows`` ``(n, k)``, from differences."""
         p = protos[rows]  # (n, k, D')
         if kind == "sim":
             return (qm[:, None, :] * p).sum(-1)

@@ -10,7 +10,8 @@ and on CPU a block that fits in the cache is reduced while it is still there.
 
 Top-1 over several class blocks takes two passes: the first keeps only the maximum of each block
 (``amax``, cheaper than tracking indices), the second recomputes, for each query, the one block
-that holds its maximum and takes the arg-max there.  Ties go to the lower row: ``max`` returns the
+that holds its maximum and takes the arg-max there (the recomputed block may round differently
+from the first pass only where two scores agree to float32 rounding).  Ties go to the lower row: ``max`` returns the
 first maximal index and the first maximal block wins.  For ``k > 1`` each block's top-k is taken
 with ties broken towards the lower row and merged into the running top-k.
 """
@@ -132,33 +133,36 @@ class BlockedSearch:
         for s in range(0, len(q), self.query_block):
             self._block(q[s : s + self.query_block], 0, self.num, out[s : s + self.query_block])
 
-    def top1(self, q: torch.Tensor) -> torch.Tensor:
-        """Row index of the best prototype for each query (ties: lower row)."""
+    def top1(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best ``q·p + bias`` and its row for each query, ``(N,)`` each (ties: lower row)."""
         q = q.to(self.compute)
         n, cb = len(q), self.class_block
+        values = torch.empty(n, dtype=self.compute, device=q.device)
         result = torch.empty(n, dtype=torch.long, device=q.device)
         starts = list(range(0, self.num, cb))
         block_max = torch.empty(len(starts), self.query_block, dtype=self.compute, device=q.device)
         for s in range(0, n, self.query_block):
             qb = q[s : s + self.query_block]
+            vals, rows = values[s : s + len(qb)], result[s : s + len(qb)]
             if len(starts) == 1:
-                result[s : s + len(qb)] = self._block(qb, 0, self.num).argmax(1)
+                torch.max(self._block(qb, 0, self.num), dim=1, out=(vals, rows))
                 continue
             bm = block_max[:, : len(qb)]
             for b, lo in enumerate(starts):
                 torch.amax(self._block(qb, lo, min(lo + cb, self.num)), dim=1, out=bm[b])
             winner = bm.argmax(0)
-            out = result[s : s + len(qb)]
             for b in torch.unique(winner).tolist():
                 sel = (winner == b).nonzero()[:, 0]
                 lo = starts[b]
-                out[sel] = self._block(qb[sel], lo, min(lo + cb, self.num)).argmax(1) + lo
-        return result
+                v, i = self._block(qb[sel], lo, min(lo + cb, self.num)).max(1)
+                vals[sel], rows[sel] = v, i + lo
+        return values, result
 
-    def topk(self, q: torch.Tensor, k: int) -> torch.Tensor:
-        """Row indices ``(N, k)`` of the best ``k`` prototypes, best first (ties: lower row)."""
+    def topk(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best ``k`` values of ``q·p + bias`` and their rows, ``(N, k)`` each, best first (ties: lower row)."""
         q = q.to(self.compute)
         k = min(k, self.num)
+        values = torch.empty(len(q), k, dtype=self.compute, device=q.device)
         result = torch.empty(len(q), k, dtype=torch.long, device=q.device)
         for s in range(0, len(q), self.query_block):
             qb = q[s : s + self.query_block]
@@ -171,5 +175,5 @@ class BlockedSearch:
                     best_v, best_i = v.clone(), i
                 else:
                     best_v, best_i = merge_topk(best_v, best_i, v, i, k)
-            result[s : s + len(qb)] = best_i
-        return result
+            values[s : s + len(qb)], result[s : s + len(qb)] = best_v, best_i
+        return values, result
