@@ -3,6 +3,7 @@
     owlbench run [CONFIG]      run a leaderboard (default leaderboards/quickstart.yaml)
     owlbench CONFIG            the same
     owlbench list [KIND]       what is registered, by kind (also: owlbench --list)
+    owlbench cache list|clear  what the feature cache holds; empty it
 
 A bad config prints one line ``error: <file>: <field path>: <problem>`` and exits with 2 before
 anything is written.  Failed jobs are recorded in their folder; the run goes on and exits with 1.
@@ -16,10 +17,11 @@ import time
 import traceback
 from pathlib import Path
 
+from harness.cache_cli import add_cache_parser, cmd_cache
 from harness.errors import ConfigError
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
-COMMANDS = ("run", "list")
+COMMANDS = ("run", "list", "cache")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="print what is registered, by kind")
     listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies", "backbones", "executors"), help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
+    add_cache_parser(sub)
     return parser
 
 
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list()
     if args.command == "list":
         return cmd_list(args.kind, args.pattern)
+    if args.command == "cache":
+        return cmd_cache(args.action, args.dir)
     if args.command == "run":
         return cmd_run(args.config, args.output, args.rerun, args.quiet)
     return cmd_run(DEFAULT_CONFIG, None, False, False)

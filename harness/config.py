@@ -11,6 +11,7 @@ Shape::
     seeds: [0, 1, 2]
     device: auto                 # auto | cpu | cuda | cuda:N
     output: results
+    backbone: minilm             # optional frozen backbone: a name or {name: ..., params}
 
 Every problem is reported as :class:`harness.errors.ConfigError` whose path names the field in the
 YAML, e.g. ``scenarios[1].shots``.  Validation needs the dataset (for checks such as "more shots than
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import ConfigError, UnknownNameError
 from harness.params import Params
-from harness.registry import DATASETS, SCENARIOS, STRATEGIES, load_builtins
+from harness.registry import BACKBONES, DATASETS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
@@ -52,6 +53,7 @@ class BoardModel(_Strict):
     seeds: list[int] = Field([0], min_length=1)
     device: str = "auto"
     output: str = "results"
+    backbone: str | dict[str, Any] | None = Field(None, description="frozen backbone: a name, or a mapping with 'name' and its parameters")
 
     @field_validator("name")
     @classmethod
@@ -100,6 +102,7 @@ class BoardConfig:
     device: str
     output: Path
     source: Path | None = None
+    backbone: Entry | None = None
 
     @property
     def board_dir(self) -> Path:
@@ -210,6 +213,7 @@ def parse_config(data: Any, source: Path | None = None, output: Path | None = No
     except ValidationError as err:
         raise _first_error(err, BoardModel, "") from None
     dataset = _parse_entry(board.dataset, "dataset", "name", DATASETS, reserved=())
+    backbone = None if board.backbone is None else _parse_entry(board.backbone, "backbone", "name", BACKBONES, reserved=())
     scenarios = [_parse_entry(s, f"scenarios[{i}]", "kind", SCENARIOS) for i, s in enumerate(board.scenarios)]
     strategies = [_parse_entry(s, f"strategies[{i}]", "name", STRATEGIES) for i, s in enumerate(board.strategies)]
     _check_unique_labels(scenarios, "scenario")
@@ -232,6 +236,7 @@ def parse_config(data: Any, source: Path | None = None, output: Path | None = No
         device=board.device,
         output=Path(output) if output is not None else Path(board.output),
         source=source,
+        backbone=backbone,
     )
     _check_against_data(config)
     return config
@@ -244,6 +249,9 @@ def _check_against_data(config: BoardConfig) -> None:
         data = load_dataset(config.dataset.name, config.dataset.params)
     except Exception as exc:  # a dataset that cannot be loaded is a config problem the user must fix
         raise ConfigError("dataset", f"cannot load {config.dataset.name!r}: {exc}") from None
+    from harness.inputs import check_backbone
+
+    check_backbone(config.backbone, data)
     for scenario in config.scenarios:
         try:
             SCENARIOS.get(scenario.name)().check(scenario.params, data)

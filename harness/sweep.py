@@ -21,10 +21,11 @@ class Job:
     strategy: Entry
     seed: int
     device: str
+    backbone: Entry | None = None
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the job's numbers; its hash is the job id."""
-        return {
+        resolved = {
             "board": self.board,
             "dataset": self.dataset.resolved(),
             "scenario": self.scenario.resolved(),
@@ -32,6 +33,9 @@ class Job:
             "seed": self.seed,
             "device": self.device,
         }
+        if self.backbone is not None:  # absent without one, so boards without a backbone keep their ids
+            resolved["backbone"] = self.backbone.resolved()
+        return resolved
 
     @property
     def id(self) -> str:
@@ -52,7 +56,7 @@ class Job:
 def expand(config: BoardConfig) -> list[Job]:
     """Jobs in a stable order: scenarios, then strategies, then seeds, as listed in the YAML."""
     return [
-        Job(config.name, config.dataset, scenario, strategy, seed, config.device)
+        Job(config.name, config.dataset, scenario, strategy, seed, config.device, config.backbone)
         for scenario in config.scenarios
         for strategy in config.strategies
         for seed in config.seeds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import Field
 
@@ -19,6 +21,9 @@ class FSCILParams(OrderParams):
     sessions: int | None = Field(
         None, ge=0, description="few-shot sessions; default: as many as the classes allow (they must divide evenly)"
     )
+    split: Literal["cec"] | None = Field(
+        None, description="published session lists (cifar100, cub200, mini-imagenet); base_classes/ways/shots must match them"
+    )
 
 
 @SCENARIOS.register("fscil")
@@ -33,6 +38,9 @@ class FewShotClassIncremental(Scenario):
     Params = FSCILParams
 
     def check(self, params: FSCILParams, dataset: Dataset) -> None:
+        if params.split is not None:
+            check_published(params, dataset)
+            return
         check_class_order(params, dataset)
         resolve_increments(dataset.num_classes, params.base_classes, params.ways, params.sessions, "ways")
         counts = dataset.train_counts()
@@ -45,6 +53,8 @@ class FewShotClassIncremental(Scenario):
             )
 
     def plan(self, params: FSCILParams, dataset: Dataset, seed: int) -> ScenarioPlan:
+        if params.split is not None:
+            return published_plan(params, dataset)
         order = class_order(params, dataset.num_classes, seed)
         sessions = resolve_increments(dataset.num_classes, params.base_classes, params.ways, params.sessions, "ways")
         labels = dataset.train_y.numpy()
@@ -59,3 +69,32 @@ class FewShotClassIncremental(Scenario):
                 picked.append(np.sort(rng.choice(pool, size=params.shots, replace=False)))
             steps.append(StepPlan(np.sort(np.concatenate(picked)), tuple(ids)))
         return ScenarioPlan("fscil", order, tuple(steps))
+
+
+def check_published(params: FSCILParams, dataset: Dataset) -> None:
+    """A published split fixes the classes and samples of every session: the parameters must match."""
+    from harness.published_splits import sessions
+
+    if params.class_order is not None:
+        raise ConfigError("class_order", f"the split {params.split!r} fixes the class order; remove class_order")
+    listed = sessions(params.split, dataset)
+    expected = {"base_classes": len(listed[0][1]), "ways": len(listed[1][1]), "shots": len(listed[1][0]) // len(listed[1][1])}
+    for name, value in expected.items():
+        if getattr(params, name) != value:
+            raise ConfigError(name, f"the split {params.split!r} on {dataset.name!r} has {name} = {value}; got {getattr(params, name)}")
+    if params.sessions is not None and params.sessions > len(listed) - 1:
+        raise ConfigError("sessions", f"the split {params.split!r} has {len(listed) - 1} few-shot sessions; got {params.sessions}")
+
+
+def published_plan(params: FSCILParams, dataset: Dataset) -> ScenarioPlan:
+    """Sessions read from the published lists; class ids follow the lists (base classes, then each
+    session's classes, ascending dataset labels within a session); the seed changes nothing."""
+    from harness.published_splits import sessions
+
+    listed = sessions(params.split, dataset)
+    if params.sessions is not None:
+        listed = listed[: params.sessions + 1]
+    order = tuple(c for _, classes in listed for c in classes)
+    position = {c: i for i, c in enumerate(order)}
+    steps = tuple(StepPlan(idx, tuple(position[c] for c in classes)) for idx, classes in listed)
+    return ScenarioPlan("fscil", order, steps)

