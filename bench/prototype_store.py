@@ -187,7 +187,8 @@ def main(argv=None):
         faiss.omp_set_num_threads(args.threads)
     sk, why_sk = optional("sklearn.neighbors")
     av, why_av = optional("avalanche.models")
-    print(f"torch {torch.__version__}, {args.threads} threads; faiss {getattr(faiss, '__version__', '-')}")
+    print(f"torch {torch.__version__}, {args.threads} threads; faiss {getattr(faiss, '__version__', '-')}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for name, why in (("faiss-cpu", why_faiss), ("scikit-learn", why_sk), ("avalanche", why_av)):
         if why:
             print(f"skipped {name}: not importable ({why})")
@@ -203,6 +204,7 @@ def main(argv=None):
                 f"C = {c:>7,}: L2 {qps['store L2'] / qps['faiss IndexFlatL2']:.2f}x  IP {qps['store IP'] / qps['faiss IndexFlatIP']:.2f}x"
                 f"  peak {max(peak['store L2'], peak['store IP']) / 2**20:.1f} MiB (budget {args.budget_mib} MiB)"
             )
+    print(f"load average now {os.getloadavg()[0]:.1f}")
     print("\nstreaming update throughput (features/s), batches of 4096")
     for c in classes:
         for cov in (None, "diag"):

@@ -378,8 +378,10 @@ class PrototypeStore:
 
     def _merge_batch(self, x: torch.Tensor, inverse: torch.Tensor, rows: torch.Tensor) -> None:
         n_a, mu_a = self._n[rows], self._mu[rows]
-        first = first_positions(inverse, len(rows)).clamp_max_(len(x) - 1)
-        shift = torch.where((n_a > 0)[:, None], mu_a.to(x.dtype), x[first])
+        shift = None
+        if self.accumulate_dtype != torch.float64:  # float32 sums: centre on the running mean
+            first = first_positions(inverse, len(rows)).clamp_max_(len(x) - 1)
+            shift = torch.where((n_a > 0)[:, None], mu_a.to(x.dtype), x[first])
         n_b, mu_b, m2_b = batch_moments(x, inverse, len(rows), shift, self.covariance_kind, self.accumulate_dtype, self.stats_dtype)
         m2_a = None if self._m2 is None else self._m2[rows]
         n, mu, m2 = chan_merge(n_a, mu_a, m2_a, n_b, mu_b, m2_b)
@@ -432,8 +434,9 @@ class PrototypeStore:
         cuda = self.device.type == "cuda"
         cb = self.class_block or (num if cuda else 1024)
         cb = max(1, min(cb, num, self.memory_budget_bytes // elem))
-        # CPU: blocks of ~2M scores (8 MiB) keep GEMM efficient and few Python steps; CUDA: 16k queries
-        qb = self.query_block or (16384 if cuda else max(1, 2**21 // cb))
+        # CPU: blocks of 4M scores (16 MiB, as faiss's 4096 x 1024) keep the GEMM efficient and the
+        # number of parallel regions small; CUDA: 16k queries per block
+        qb = self.query_block or (16384 if cuda else max(1, 2**22 // cb))
         qb = max(1, min(qb, self.memory_budget_bytes // (elem * cb)))
         return qb, cb
 

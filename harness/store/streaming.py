@@ -30,23 +30,24 @@ def batch_moments(
     x: torch.Tensor,
     inverse: torch.Tensor,
     num: int,
-    shift: torch.Tensor,
+    shift: torch.Tensor | None,
     covariance: str | None,
     acc_dtype: torch.dtype,
     out_dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Counts, means and M2 of the groups ``inverse`` (values ``0..num-1``) of the rows of ``x``.
 
-    ``shift`` (num, D) is subtracted before summing; the result is exact up to the rounding of
+    ``shift`` (num, D), if given, is subtracted before summing (needed when ``acc_dtype`` is
+    float32 and the data have a large offset); the result is exact up to the rounding of
     ``acc_dtype``.  Returns ``(counts (num,), means (num, D), m2)`` in ``out_dtype``; ``m2`` is
     ``None``, ``(num, D)`` or ``(num, D, D)`` following ``covariance``.
     """
     d = x.shape[1]
     counts = torch.bincount(inverse, minlength=num).to(out_dtype)
-    xs = x.to(acc_dtype) - shift.to(acc_dtype)[inverse]
+    xs = x.to(acc_dtype) if shift is None else x.to(acc_dtype) - shift.to(acc_dtype)[inverse]
     sums = torch.zeros(num, d, dtype=acc_dtype, device=x.device).index_add_(0, inverse, xs)
     centred_mean = sums / counts.clamp_min(1).to(acc_dtype)[:, None]  # groups absent here: shift, weight 0
-    means = shift.to(out_dtype) + centred_mean.to(out_dtype)
+    means = centred_mean.to(out_dtype) if shift is None else shift.to(out_dtype) + centred_mean.to(out_dtype)
     if covariance is None:
         return counts, means, None
     dev = xs - centred_mean[inverse]
