@@ -611,7 +611,10 @@ class PrototypeStore:
         qmap, protos, bias, kind = lin
         qb, cb = self._blocks(len(protos))
         fast = self.precision in ("tf32", "bf16")
-        search = BlockedSearch(protos, bias, qb, cb, self.precision)
+        key = ("search", metric, normalize_prototypes, mahalanobis, shrinkage)
+        search = self._cache.get(key)
+        if search is None:
+            search = self._cache[key] = BlockedSearch(protos, bias, qb, cb, self.precision)
         rows_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
         scores_out = torch.empty(len(q), k, dtype=self.dtype, device=self.device)
         for s in range(0, len(q), qb):
