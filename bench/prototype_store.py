@@ -178,6 +178,8 @@ def main(argv=None):
     p.add_argument("--budget-mib", type=int, default=256, help="store memory budget and peers' batch size")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args(argv)
+    if args.repeats < 1 or args.peer_repeats < 1:
+        p.error("--repeats and --peer-repeats must be at least 1")
     classes = args.classes or ([100, 2000, 20000] if args.quick else [100, 10_000, 100_000])
     n = args.queries or (4000 if args.quick else 20_000)
     d = args.dim or (128 if args.quick else 512)

@@ -65,6 +65,9 @@ class PrototypeStore:
         query_block, class_block: block sizes of queries (``None``: chosen for the device and
             clipped so that ``query_block × class_block`` scores fit the memory budget).
         rerank: extra candidates re-ranked exactly in the fast precision modes.
+        cpu_threads: top-1 on CPU splits the queries between this many Python threads, each
+            running single-threaded torch operations (``None``: ``torch.get_num_threads()``;
+            1: torch's own threading).  torch's thread count is restored afterwards.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class PrototypeStore:
         query_block: int | None = None,
         class_block: int | None = None,
         rerank: int = 8,
+        cpu_threads: int | None = None,
     ):
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
@@ -101,6 +105,8 @@ class PrototypeStore:
         self.query_block = query_block
         self.class_block = class_block
         self.rerank = int(rerank)
+        # top-1 on CPU: queries split between this many Python threads of single-threaded torch
+        self.cpu_threads = (torch.get_num_threads() if cpu_threads is None else int(cpu_threads)) if self.device.type == "cpu" else 1
         self._classes: list[int] = []
         self._class_row: dict[int, int] = {}
         self._keys: list[tuple[int, int]] = []  # (class id, slot) of each prototype row
@@ -617,10 +623,14 @@ class PrototypeStore:
             search = self._cache[key] = BlockedSearch(protos, bias, qb, cb, self.precision)
         rows_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
         scores_out = torch.empty(len(q), k, dtype=self.dtype, device=self.device)
-        for s in range(0, len(q), qb):
-            qm = qmap(q[s : s + qb])
+        step = len(q) if k == 1 and self.cpu_threads > 1 and not fast else qb
+        for s in range(0, len(q), step):
+            qm = qmap(q[s : s + step])
             if not fast:
-                if k == 1:
+                if k == 1 and self.cpu_threads > 1:
+                    vals, rows = search.top1_threaded(qm, self.cpu_threads)
+                    vals, rows = vals[:, None], rows[:, None]
+                elif k == 1:
                     vals, rows = search.top1(qm)
                     vals, rows = vals[:, None], rows[:, None]
                 else:
@@ -630,7 +640,7 @@ class PrototypeStore:
                 cand = torch.sort(search.topk(qm, min(k + self.rerank, len(protos)))[1], dim=1).values
                 scores, pos = block_topk(self._exact(qm, protos, cand, kind, metric), k)
                 rows = cand.gather(1, pos)
-            rows_out[s : s + qb], scores_out[s : s + qb] = rows, scores
+            rows_out[s : s + step], scores_out[s : s + step] = rows, scores
         ids = self.class_ids.to(self.device)
         return scores_out, ids[rows_out]
 

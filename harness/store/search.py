@@ -9,21 +9,34 @@ buffer, so the working memory is that buffer whatever N and C are.
 
 Top-1 over several class blocks takes two passes.  The first keeps, per query, the best value of
 each group of ``group`` (8) rows spaced ``class_block / group`` apart (an ``amax`` over a strided
-view: on CPU about a third of the cost of ``max`` with indices and 4x cheaper than contiguous
-groups), then the best group; the second recomputes the scores of that one group and takes the
-arg-max there.  The recomputed scores may round differently from the first pass only where two
-scores agree to float32 rounding.  Ties go to the lower row: ``max`` returns the
-first maximal index and the first maximal block wins.  For ``k > 1`` each block's top-k is taken
-with ties broken towards the lower row and merged into the running top-k.
+view, which on CPU is cheaper than ``max`` with indices or than contiguous groups), then the best
+group; the second recomputes the scores of that one group and takes the arg-max there.  The
+recomputed scores may round differently from the first pass only where two scores agree to
+float32 rounding.  Ties go to the lower row: blocks are compared strictly (an earlier block keeps
+a tie), and a query whose best value occurs in two groups of one block rescans that block with
+``max``, which returns the first maximal index.  For ``k > 1`` each block's top-k is taken with
+ties broken towards the lower row and merged into the running top-k.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 PRECISIONS = ("highest", "tf32", "bf16")
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One long-lived pool per thread count (threads keep their buffers between searches)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="prototype-search")
+    return _POOLS[threads]
 
 
 @contextlib.contextmanager
@@ -116,15 +129,42 @@ class BlockedSearch:
         # top-1 groups: `group` rows spaced `stride` apart inside a block of class_block rows
         self.group = group
         cb = max(1, min(class_block, self.num))
-        self.class_block = -(-cb // group) * group
+        self.class_block = max(2 * group, -(-cb // group) * group)
         self.stride = self.class_block // group
-        self._buffer: torch.Tensor | None = None
+        self._local = threading.local()
 
     def _buf(self, rows: int, cols: int) -> torch.Tensor:
-        """A contiguous ``(rows, cols)`` view of one reused buffer."""
-        if self._buffer is None:
-            self._buffer = torch.empty(self.query_block * self.class_block, dtype=self.compute, device=self.protos.device)
-        return self._buffer[: rows * cols].view(rows, cols)
+        """A contiguous ``(rows, cols)`` view of one reused buffer (one per thread)."""
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is None:
+            buffer = self._local.buffer = torch.empty(
+                self.query_block * self.class_block, dtype=self.compute, device=self.protos.device
+            )
+        return buffer[: rows * cols].view(rows, cols)
+
+    def top1_threaded(self, q: torch.Tensor, threads: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`top1` with the queries split between ``threads`` Python threads, each running
+        single-threaded torch operations (CPU).
+
+        Each thread works through its own blocks without waiting for the others, where
+        torch's own threading meets at a barrier after every operation; on a busy machine those
+        barriers cost the most.  torch's thread count is restored afterwards.  Each thread has its
+        own buffer, so the working memory is ``threads`` buffers.
+        """
+        if threads <= 1 or q.device.type != "cpu" or len(q) < 2 * threads:
+            return self.top1(q)
+        parts = torch.tensor_split(q, threads)
+        old = torch.get_num_threads()
+
+        def work(part):
+            torch.set_num_threads(1)
+            return self.top1(part)
+
+        try:
+            done = list(_pool(threads).map(work, parts))
+        finally:
+            torch.set_num_threads(old)
+        return torch.cat([v for v, _ in done]), torch.cat([r for _, r in done])
 
     def _queries(self, q: torch.Tensor) -> torch.Tensor:
         q = q.to(self.compute)
@@ -159,16 +199,16 @@ class BlockedSearch:
             if self.num <= cb:  # one block: a plain arg-max
                 torch.max(self._block(qa, 0, self.num), dim=1, out=(vals, rows))
                 continue
-            best_v = torch.full((len(qa),), -float("inf"), dtype=self.compute, device=q.device)
-            best_g = torch.zeros(len(qa), dtype=torch.long, device=q.device)
-            best_tie = torch.zeros(len(qa), dtype=torch.bool, device=q.device)
-            for b, lo in enumerate(range(0, self.num, cb)):
+            starts = range(0, self.num, cb)
+            top_v = torch.empty(len(starts), len(qa), 2, dtype=self.compute, device=q.device)
+            top_j = torch.empty(len(starts), len(qa), 2, dtype=torch.long, device=q.device)
+            for b, lo in enumerate(starts):  # three operations per block: matmul, amax, top-2
                 groups = self._block(qa, lo, lo + cb).view(len(qa), g, stride).amax(1)  # (n, stride)
-                v, j = groups.max(1)
-                better = v > best_v  # strict: an earlier block keeps a tie
-                best_v = torch.where(better, v, best_v)
-                best_g = torch.where(better, j + b * stride, best_g)
-                best_tie = torch.where(better, (groups == v[:, None]).sum(1) > 1, best_tie)
+                torch.topk(groups, 2, dim=1, out=(top_v[b], top_j[b]))
+            best_b = top_v[:, :, 0].argmax(0)  # first maximal block: an earlier block keeps a tie
+            ar = torch.arange(len(qa), device=q.device)
+            best_g = top_j[best_b, ar, 0] + best_b * stride
+            best_tie = top_v[best_b, ar, 0] == top_v[best_b, ar, 1]  # best value in two groups
             self._refine(qa, best_g, best_tie, vals, rows)
         return values, result
 
