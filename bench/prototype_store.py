@@ -6,7 +6,9 @@ may be shared).  Peers: faiss ``IndexFlatL2`` / ``IndexFlatIP``, scikit-learn ``
 avalanche's ``NCMClassifier`` (when importable) and ``torch.cdist`` + argmin; the last three get
 query batches sized to the same memory budget as the store.  Top-1 answers are compared with the
 store's; where they differ, the float64 distances decide whether it is a rounding-level tie.
-Peak memory is the largest rise of the resident set during a call (sampled every millisecond).
+Peak memory is the largest rise of the resident set during a call (sampled every millisecond),
+after one warm-up call on 64 queries per method (the store then holds its search copy of the
+prototypes, ``(C, D + 1)`` floats, as faiss holds its index).
 
     python bench/prototype_store.py            # D=512, C in {100, 10000, 100000}, N=20000
     python bench/prototype_store.py --quick    # smaller sizes
@@ -121,6 +123,8 @@ def bench_search(c, n, d, args, faiss, sklearn_nc, avalanche_ncm):
     peak = {name: 0 for name in methods}
     answers = {}
     slow = {"sklearn NearestCentroid", "avalanche NCMClassifier", "torch.cdist + argmin"}
+    for _, fn in methods.values():  # warm-up on a few queries: caches and thread pools, like faiss's add()
+        fn(queries[:64])
     for r in range(args.repeats):
         for name, (_, fn) in methods.items():
             if name in slow and r >= args.peer_repeats:

@@ -67,10 +67,10 @@ def test_top1_over_many_class_blocks_equals_argmax_of_float64_scores():
 def test_top1_ties_across_strided_groups_go_to_the_lower_row():
     # entries in {-1, 0, 1}: thousands of exact ties inside and across class blocks
     rng = np.random.default_rng(4)
-    protos = torch.from_numpy(rng.integers(-1, 2, (3000, 4)).astype(np.float32))
+    protos = torch.from_numpy(rng.integers(-1, 2, (5000, 4)).astype(np.float32))
     q = torch.from_numpy(rng.integers(-1, 2, (300, 4)).astype(np.float32))
     store = PrototypeStore(4, device="cpu", query_block=64, class_block=256)
-    store.set_means(range(3000), protos)
+    store.set_means(range(5000), protos)  # >= 4096 classes: the bias rides in the matmul
     for metric in ("dot", "sqeuclidean"):
         ref_scores = q.double() @ protos.double().T if metric == "dot" else -torch.cdist(q.double(), protos.double()) ** 2
         vals, ids = store.topk(q, 1, metric)
