@@ -530,7 +530,7 @@ class PrototypeStore:
         if kind == "sim":
             return lin
         if kind == "sq":
-            lin.mul_(2.0).sub_(torch.linalg.vecdot(qm, qm)[:, None]).clamp_max_(0.0)  # -d²
+            lin.mul_(2.0).sub_(torch.bmm(qm[:, None, :], qm[:, :, None])[:, 0]).clamp_max_(0.0)  # -d²
         else:
             lin.mul_(2.0).clamp_max_(0.0)
         if metric in ("euclidean", "mahalanobis"):
@@ -628,8 +628,12 @@ class PrototypeStore:
             qm = qmap(q[s : s + step])
             if not fast:
                 if k == 1 and self.cpu_threads > 1:
-                    vals, rows = search.top1_threaded(qm, self.cpu_threads)
-                    vals, rows = vals[:, None], rows[:, None]
+                    def finish(part, values):
+                        return self._finish(values.to(self.dtype)[:, None], part, kind, metric)[:, 0]
+
+                    scores, rows = search.top1_threaded(qm, self.cpu_threads, finish)
+                    rows_out[s : s + step], scores_out[s : s + step] = rows[:, None], scores[:, None]
+                    continue
                 elif k == 1:
                     vals, rows = search.top1(qm)
                     vals, rows = vals[:, None], rows[:, None]

@@ -145,23 +145,27 @@ class BlockedSearch:
             )
         return buffer[: rows * cols].view(rows, cols)
 
-    def top1_threaded(self, q: torch.Tensor, threads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def top1_threaded(self, q: torch.Tensor, threads: int, finish=None) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`top1` with the queries split between ``threads`` Python threads, each running
         single-threaded torch operations (CPU).
 
         Each thread works through its own blocks without waiting for the others, where
         torch's own threading meets at a barrier after every operation; on a busy machine those
         barriers cost the most.  torch's thread count is restored afterwards.  Each thread has its
-        own buffer, so the working memory is ``threads`` buffers.
+        own buffer, so the working memory is ``threads`` buffers.  ``finish(queries, values)``, if
+        given, maps each part's values inside its thread (while its queries are still in cache).
         """
+        finish = finish or (lambda part, values: values)
         if threads <= 1 or q.device.type != "cpu" or len(q) < 2 * threads:
-            return self.top1(q)
+            values, rows = self.top1(q)
+            return finish(q, values), rows
         parts = torch.tensor_split(q, threads)
         old = torch.get_num_threads()
 
         def work(part):
             torch.set_num_threads(1)
-            return self.top1(part)
+            values, rows = self.top1(part)
+            return finish(part, values), rows
 
         try:
             done = list(_pool(threads).map(work, parts))
