@@ -1,20 +1,35 @@
-"""The one place class statistics live: per-class counts and means on the run's device.
+"""The one place class statistics live: per-class counts, means, optional covariances, on one device.
 
-Importable with torch and numpy alone.  Means are merged with the pairwise update of Chan et al.
-(``mean += (batch_mean - mean) * n_b / (n_a + n_b)``), so any split of the data into batches, in any
-order, gives the batch mean up to floating-point rounding.  Queries are chunked so that no block of
-scores larger than ``memory_budget_bytes`` is allocated except the result the caller asked for.
+Importable with torch and numpy alone (safetensors is imported by :meth:`PrototypeStore.save` and
+:meth:`PrototypeStore.load` only).  The pieces live in ``harness/store/``:
+
+- ``streaming.py``: exact streaming statistics merged with Chan et al.'s pairwise update, so any
+  split of the data into batches, in any order, gives the batch statistics up to rounding;
+- ``search.py``: blocked exact search that never allocates more than ``query_block × class_block``
+  scores, with deterministic ties (the lower row, i.e. the earlier inserted prototype, wins);
+- ``covariance.py``: shrinkage and whitening for Mahalanobis distances;
+- ``serialization.py``: safetensors files.
+
+Each class holds one prototype (slot 0) unless :meth:`PrototypeStore.update` is given ``slots``;
+a class then scores as its best prototype, and its mean/covariance are those of all its samples.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Iterable, Literal
 
 import torch
 import torch.nn.functional as F
 
-Metric = Literal["euclidean", "sqeuclidean", "cosine", "dot"]
-METRICS = ("euclidean", "sqeuclidean", "cosine", "dot")
+from harness.store import serialization
+from harness.store.covariance import shrink, whitening
+from harness.store.search import PRECISIONS, BlockedSearch, block_topk
+from harness.store.streaming import COVARIANCE_KINDS, batch_moments, chan_merge, first_positions, merge_groups
+
+Metric = Literal["euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis"]
+METRICS = ("euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis")
+_UPDATE_CHUNK = 1 << 16  # rows summed before each pairwise merge (bounds float32 summation error)
 
 
 def resolve_store_device(device: str | torch.device) -> torch.device:
@@ -26,10 +41,33 @@ def resolve_store_device(device: str | torch.device) -> torch.device:
 
 
 class PrototypeStore:
-    """Per-class counts and means, keyed by integer class ids in insertion order.
+    """Per-class statistics keyed by integer class ids in insertion order.
 
-    Row ``r`` of :attr:`means` belongs to ``class_ids[r]``.  Scores from :meth:`scores` are ordered
-    the same way, and ties in :meth:`topk` go to the lower row (the earlier inserted class).
+    Row ``r`` of :attr:`means` belongs to ``class_ids[r]``; :meth:`scores` columns follow the same
+    order.  Queries are computed in blocks whose scores never exceed ``memory_budget_bytes``.
+
+    Args:
+        dim: feature dimension D.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        dtype: dtype of the prototypes used by queries (float32).
+        memory_budget_bytes: the largest block of scores a query allocates (besides the result
+            the caller asked for: ``scores`` returns ``(N, C)``).
+        covariance: ``None``, ``"diag"`` or ``"full"``: which second moments to keep.
+        precision: ``"highest"`` (IEEE float32), ``"tf32"`` (TF32 tensor cores on CUDA; plain
+            float32 on CPU) or ``"bf16"`` (bfloat16 scores).  In the fast modes top-k takes
+            ``k + rerank`` candidates from the fast pass and re-ranks them with exact float32
+            scores; the selection can still differ from float32 when the true best is outside the
+            candidates (see ``bench/README.md`` for measured agreement).
+        stats_dtype: dtype of the streaming statistics (float64).
+        accumulate_dtype: dtype of per-batch sums before the merge; ``None``: ``stats_dtype`` on
+            CPU, float32 on CUDA (sums are taken around the current mean, so float32 keeps ~1e-7
+            relative accuracy on data with a large offset).
+        query_block, class_block: block sizes of queries (``None``: chosen for the device and
+            clipped so that ``query_block × class_block`` scores fit the memory budget).
+        rerank: extra candidates re-ranked exactly in the fast precision modes.
+        cpu_threads: top-1 on CPU splits the queries between this many Python threads, each
+            running single-threaded torch operations (``None``: ``torch.get_num_threads()``;
+            1: torch's own threading).  torch's thread count is restored afterwards.
     """
 
     def __init__(
@@ -38,160 +76,716 @@ class PrototypeStore:
         device: str | torch.device = "auto",
         dtype: torch.dtype = torch.float32,
         memory_budget_bytes: int = 256 * 2**20,
+        *,
+        covariance: str | None = None,
+        precision: str = "highest",
+        stats_dtype: torch.dtype = torch.float64,
+        accumulate_dtype: torch.dtype | None = None,
+        query_block: int | None = None,
+        class_block: int | None = None,
+        rerank: int = 8,
+        cpu_threads: int | None = None,
     ):
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
+        if covariance not in COVARIANCE_KINDS:
+            raise ValueError(f"covariance must be one of None, 'diag', 'full'; got {covariance!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        if memory_budget_bytes < 1:
+            raise ValueError(f"memory_budget_bytes must be positive, got {memory_budget_bytes}")
         self.dim = dim
         self.device = resolve_store_device(device)
         self.dtype = dtype
         self.memory_budget_bytes = int(memory_budget_bytes)
-        self._ids: list[int] = []
-        self._row: dict[int, int] = {}
-        self._counts = torch.zeros(0, dtype=torch.float64, device=self.device)
-        self._means = torch.zeros(0, dim, dtype=dtype, device=self.device)
+        self.covariance_kind = covariance
+        self.precision = precision
+        self.stats_dtype = stats_dtype
+        self.accumulate_dtype = accumulate_dtype or (stats_dtype if self.device.type == "cpu" else torch.float32)
+        self.query_block = query_block
+        self.class_block = class_block
+        self.rerank = int(rerank)
+        # top-1 on CPU: queries split between this many Python threads of single-threaded torch
+        self.cpu_threads = (torch.get_num_threads() if cpu_threads is None else int(cpu_threads)) if self.device.type == "cpu" else 1
+        self._classes: list[int] = []
+        self._class_row: dict[int, int] = {}
+        self._keys: list[tuple[int, int]] = []  # (class id, slot) of each prototype row
+        self._proto_row: dict[tuple[int, int], int] = {}
+        self._proto_class = torch.zeros(0, dtype=torch.long, device=self.device)
+        self._n = torch.zeros(0, dtype=stats_dtype, device=self.device)
+        self._mu = torch.zeros(0, dim, dtype=stats_dtype, device=self.device)
+        self._m2 = self._empty_m2(0)
+        self._protos = torch.zeros(0, dim, dtype=dtype, device=self.device)
+        self._version = 0
+        self._cache: dict = {}
+
+    def _empty_m2(self, rows: int) -> torch.Tensor | None:
+        if self.covariance_kind is None:
+            return None
+        shape = (rows, self.dim) if self.covariance_kind == "diag" else (rows, self.dim, self.dim)
+        return torch.zeros(shape, dtype=self.stats_dtype, device=self.device)
 
     # ------------------------------------------------------------------ classes
     @property
     def class_ids(self) -> torch.Tensor:
-        return torch.tensor(self._ids, dtype=torch.long)
+        return torch.tensor(self._classes, dtype=torch.long)
 
     @property
     def num_classes(self) -> int:
-        return len(self._ids)
+        return len(self._classes)
+
+    @property
+    def num_prototypes(self) -> int:
+        return len(self._keys)
+
+    @property
+    def single_prototype(self) -> bool:
+        """True when every class has exactly one prototype (prototype row == class row)."""
+        return len(self._keys) == len(self._classes)
 
     @property
     def counts(self) -> torch.Tensor:
-        return self._counts.clone()
+        """Samples seen per class, float64, shape ``(C,)``."""
+        return self._class_stats()[0].to(torch.float64).clone()
 
     @property
     def means(self) -> torch.Tensor:
-        return self._means
+        """Class means ``(C, D)`` in :attr:`dtype` (the query prototypes when one per class)."""
+        if self.single_prototype:
+            return self._protos
+        return self._class_stats()[1].to(self.dtype)
+
+    @property
+    def prototypes(self) -> torch.Tensor:
+        """Every prototype ``(P, D)``; row ``p`` belongs to class ``prototype_class_ids[p]``."""
+        return self._protos
+
+    @property
+    def prototype_class_ids(self) -> torch.Tensor:
+        return torch.tensor([c for c, _ in self._keys], dtype=torch.long)
+
+    @property
+    def prototype_slots(self) -> torch.Tensor:
+        return torch.tensor([s for _, s in self._keys], dtype=torch.long)
 
     def __contains__(self, class_id: object) -> bool:
-        return class_id in self._row
+        return class_id in self._class_row
+
+    def __len__(self) -> int:
+        return len(self._classes)
 
     def rows(self, class_ids: Iterable[int]) -> torch.Tensor:
-        missing = [c for c in class_ids if c not in self._row]
+        """Rows of the given classes in :attr:`means` (and columns of :meth:`scores`)."""
+        class_ids = [int(c) for c in class_ids]
+        missing = [c for c in class_ids if c not in self._class_row]
         if missing:
             raise KeyError(f"classes not in the store: {missing[:10]}")
-        return torch.tensor([self._row[int(c)] for c in class_ids], dtype=torch.long, device=self.device)
+        return torch.tensor([self._class_row[c] for c in class_ids], dtype=torch.long, device=self.device)
 
     def mean_of(self, class_id: int) -> torch.Tensor:
-        return self._means[self._row[int(class_id)]]
+        return self.means[self.rows([class_id])[0]]
 
-    def _ensure_classes(self, class_ids: Iterable[int]) -> None:
-        new = [int(c) for c in class_ids if int(c) not in self._row]
+    def _changed(self) -> None:
+        self._version += 1
+        self._cache.clear()
+
+    def _ensure(self, keys: list[tuple[int, int]]) -> None:
+        """Add empty prototypes for unknown (class, slot) keys, keeping rows ordered by class, slot."""
+        new = [k for k in dict.fromkeys(keys) if k not in self._proto_row]
         if not new:
             return
-        for c in new:
-            self._row[c] = len(self._ids)
-            self._ids.append(c)
-        self._counts = torch.cat([self._counts, self._counts.new_zeros(len(new))])
-        self._means = torch.cat([self._means, self._means.new_zeros(len(new), self.dim)])
+        for c, _ in new:
+            if c not in self._class_row:
+                self._class_row[c] = len(self._classes)
+                self._classes.append(c)
+        self._keys.extend(new)
+        self._n = torch.cat([self._n, self._n.new_zeros(len(new))])
+        self._mu = torch.cat([self._mu, self._mu.new_zeros(len(new), self.dim)])
+        if self._m2 is not None:
+            self._m2 = torch.cat([self._m2, self._empty_m2(len(new))])
+        self._protos = torch.cat([self._protos, self._protos.new_zeros(len(new), self.dim)])
+        self._reindex(list(range(len(self._keys))))
+
+    def _reindex(self, keep: list[int]) -> None:
+        """Keep prototype rows ``keep``, sorted by (class row, slot); rebuild every lookup."""
+        keep = sorted(keep, key=lambda r: (self._class_row[self._keys[r][0]], self._keys[r][1]))
+        live = list(dict.fromkeys(self._keys[r][0] for r in keep))
+        self._classes = live
+        self._class_row = {c: i for i, c in enumerate(live)}
+        idx = torch.tensor(keep, dtype=torch.long, device=self.device)
+        self._keys = [self._keys[r] for r in keep]
+        self._proto_row = {k: i for i, k in enumerate(self._keys)}
+        self._proto_class = torch.tensor([self._class_row[c] for c, _ in self._keys], dtype=torch.long, device=self.device)
+        self._n, self._mu, self._protos = self._n[idx], self._mu[idx], self._protos[idx]
+        if self._m2 is not None:
+            self._m2 = self._m2[idx]
+        self._changed()
 
     def set_means(self, class_ids: Iterable[int], means: torch.Tensor, counts: torch.Tensor | None = None) -> None:
-        """Overwrite (or add) classes with given means, e.g. calibrated prototypes."""
+        """Overwrite (or add) classes with the given means, e.g. calibrated prototypes.
+
+        A class keeps one prototype (slot 0); its covariance is reset to zero and its count set to
+        ``counts`` (kept when not given and the class exists, else 0).
+        """
         class_ids = [int(c) for c in class_ids]
-        means = means.to(self.device, self.dtype)
+        means = torch.as_tensor(means).to(self.device)
         if means.shape != (len(class_ids), self.dim):
             raise ValueError(f"means must have shape ({len(class_ids)}, {self.dim}), got {tuple(means.shape)}")
-        self._ensure_classes(class_ids)
-        rows = self.rows(class_ids)
-        self._means[rows] = means
-        if counts is not None:
-            self._counts[rows] = counts.to(self.device, torch.float64)
+        if len(set(class_ids)) != len(class_ids):
+            raise ValueError("class_ids must not repeat")
+        if counts is not None and len(counts) != len(class_ids):
+            raise ValueError(f"counts must have length {len(class_ids)}, got {len(counts)}")
+        current = self.counts.tolist()
+        old_counts = {c: current[self._class_row[c]] for c in class_ids if c in self._class_row}
+        drop = {r for r, (c, s) in enumerate(self._keys) if c in old_counts and s != 0}
+        if drop:
+            self._reindex([r for r in range(len(self._keys)) if r not in drop])
+        self._ensure([(c, 0) for c in class_ids])
+        rows = torch.tensor([self._proto_row[(c, 0)] for c in class_ids], dtype=torch.long, device=self.device)
+        if counts is None:
+            counts = torch.tensor([old_counts.get(c, 0.0) for c in class_ids])
+        self._n[rows] = torch.as_tensor(counts).to(self.device, self.stats_dtype)
+        self._mu[rows] = means.to(self.stats_dtype)
+        self._protos[rows] = means.to(self.dtype)
+        if self._m2 is not None:
+            self._m2[rows] = 0
+        self._changed()
+
+    def add(self, class_ids: Iterable[int], means: torch.Tensor, counts: torch.Tensor | None = None) -> None:
+        """Add new classes with the given means; refuses classes already in the store."""
+        class_ids = [int(c) for c in class_ids]
+        present = [c for c in class_ids if c in self._class_row]
+        if present:
+            raise ValueError(f"classes already in the store: {present[:10]} (use set_means to overwrite)")
+        self.set_means(class_ids, means, counts)
+
+    def remove(self, class_ids: Iterable[int]) -> None:
+        """Forget classes and all their prototypes."""
+        gone = {int(c) for c in class_ids}
+        missing = sorted(gone - set(self._class_row))
+        if missing:
+            raise KeyError(f"classes not in the store: {missing[:10]}")
+        self._reindex([r for r, (c, _) in enumerate(self._keys) if c not in gone])
+
+    def merge(self, class_ids: Iterable[int], into: int) -> None:
+        """Pool the samples of ``class_ids`` (and of ``into`` if present) into class ``into``.
+
+        Prototypes with the same slot are merged exactly (pairwise update); the sources are removed.
+        ``into`` keeps its position if it exists, else takes the position of the first source.
+        """
+        sources = [int(c) for c in class_ids]
+        into = int(into)
+        missing = [c for c in sources if c not in self._class_row]
+        if missing:
+            raise KeyError(f"classes not in the store: {missing[:10]}")
+        members = set(sources) | ({into} if into in self._class_row else set())
+        rows = [r for r, (c, _) in enumerate(self._keys) if c in members]
+        slots = sorted({self._keys[r][1] for r in rows})
+        group = torch.tensor([slots.index(self._keys[r][1]) for r in rows], dtype=torch.long, device=self.device)
+        idx = torch.tensor(rows, dtype=torch.long, device=self.device)
+        m2 = None if self._m2 is None else self._m2[idx]
+        n, mu, m2 = merge_groups(self._n[idx], self._mu[idx], m2, group, len(slots))
+        position = self._class_row.get(into, self._class_row[sources[0]])
+        others = [r for r in range(len(self._keys)) if r not in set(rows)]
+        # rename: `into` takes `position`; its prototypes are rebuilt from the merged statistics
+        order = [c for c in self._classes if c not in members]
+        order.insert(min(position, len(order)), into)
+        self._class_row = {c: i for i, c in enumerate(order)}
+        self._classes = order
+        base = len(self._keys)
+        self._keys.extend((into, s) for s in slots)
+        self._n = torch.cat([self._n, n])
+        self._mu = torch.cat([self._mu, mu])
+        if self._m2 is not None:
+            self._m2 = torch.cat([self._m2, m2])
+        self._protos = torch.cat([self._protos, mu.to(self.dtype)])
+        self._reindex(others + list(range(base, base + len(slots))))
+
+    def relabel(self, mapping: dict[int, int]) -> None:
+        """Rename classes (``old id -> new id``); positions are kept.  Use :meth:`merge` to combine."""
+        mapping = {int(a): int(b) for a, b in mapping.items()}
+        missing = [c for c in mapping if c not in self._class_row]
+        if missing:
+            raise KeyError(f"classes not in the store: {missing[:10]}")
+        new_ids = [mapping.get(c, c) for c in self._classes]
+        if len(set(new_ids)) != len(new_ids):
+            raise ValueError("relabel would give two classes the same id; use merge() to combine classes")
+        self._classes = new_ids
+        self._class_row = {c: i for i, c in enumerate(new_ids)}
+        self._keys = [(mapping.get(c, c), s) for c, s in self._keys]
+        self._proto_row = {k: i for i, k in enumerate(self._keys)}
+        self._changed()
 
     # ------------------------------------------------------------------ updates
-    def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        """Merge a batch into the per-class counts and means (Chan et al.'s pairwise update)."""
+    def update(self, features: torch.Tensor, labels: torch.Tensor, slots: torch.Tensor | None = None) -> None:
+        """Merge a batch into the statistics of its classes (exact, any batch order and size).
+
+        ``slots`` (optional, ``(N,)`` non-negative ints) puts each sample into prototype ``slot``
+        of its class, for methods that keep several prototypes per class.
+        """
         if features.ndim != 2 or features.shape[1] != self.dim:
             raise ValueError(f"features must have shape (N, {self.dim}), got {tuple(features.shape)}")
-        if len(features) != len(labels):
-            raise ValueError(f"{len(features)} features but {len(labels)} labels")
+        if labels.ndim != 1 or len(features) != len(labels):
+            raise ValueError(f"labels must have shape ({len(features)},), got {tuple(labels.shape)}")
+        if slots is not None and (slots.ndim != 1 or len(slots) != len(labels)):
+            raise ValueError(f"slots must have shape ({len(labels)},), got {tuple(slots.shape)}")
+        if slots is not None and len(slots) and int(slots.min()) < 0:
+            raise ValueError("slots must be non-negative")
         if len(features) == 0:
             return
-        labels = labels.to(self.device)
-        present = torch.unique(labels).tolist()
-        self._ensure_classes(present)
-        lookup = torch.full((max(present) + 1,), -1, dtype=torch.long, device=self.device)
-        lookup[torch.tensor(present, device=self.device)] = self.rows(present)
-        rows = lookup[labels]
-        feats = features.to(self.device, torch.float64)
-        batch_sum = torch.zeros(self.num_classes, self.dim, dtype=torch.float64, device=self.device)
-        batch_sum.index_add_(0, rows, feats)
-        batch_n = torch.bincount(rows, minlength=self.num_classes).to(torch.float64)
-        touched = batch_n > 0
-        n_a = self._counts[touched]
-        n_b = batch_n[touched]
-        mean_a = self._means[touched].to(torch.float64)
-        mean_b = batch_sum[touched] / n_b[:, None]
-        merged = mean_a + (mean_b - mean_a) * (n_b / (n_a + n_b))[:, None]
-        self._means[touched] = merged.to(self.dtype)
-        self._counts[touched] = n_a + n_b
+        features = features.to(self.device)
+        if not bool(torch.isfinite(features).all()):
+            raise ValueError("features contain NaN or infinite values")
+        labels = labels.to(self.device, torch.long)
+        if slots is None and self._update_known(features, labels):
+            return
+        if slots is None:
+            keys_t, inverse = torch.unique(labels, return_inverse=True)
+            keys = [(c, 0) for c in keys_t.tolist()]
+        else:
+            pairs = torch.stack([labels, slots.to(self.device, torch.long)], 1)
+            keys_t, inverse = torch.unique(pairs, dim=0, return_inverse=True)
+            keys = [tuple(k) for k in keys_t.tolist()]
+        self._ensure(keys)
+        rows = torch.tensor([self._proto_row[k] for k in keys], dtype=torch.long, device=self.device)
+        for start in range(0, len(features), _UPDATE_CHUNK):
+            part = slice(start, start + _UPDATE_CHUNK)
+            self._merge_batch(features[part], inverse[part], rows)
+        self._protos[rows] = self._mu[rows].to(self.dtype)
+        self._changed()
 
-    # ------------------------------------------------------------------ queries
-    def _prototypes(self, metric: str, normalize_prototypes: bool) -> torch.Tensor:
-        protos = self._means
-        if normalize_prototypes or metric == "cosine":
+    def _update_known(self, features: torch.Tensor, labels: torch.Tensor) -> bool:
+        """Fast path without Python work per class: every label is a known single-prototype class.
+
+        A dense ``class id -> row`` table (ids up to 4·C + 2^16) maps labels to rows on the device.
+        Returns False (nothing done) when the batch has unknown or out-of-table labels.
+        """
+        if not self.single_prototype or self.num_classes == 0:
+            return False
+        table = self._cache.get("lookup")
+        if table is None:
+            ids = torch.tensor(self._classes, dtype=torch.long, device=self.device)
+            if int(ids.min()) < 0 or int(ids.max()) >= 4 * len(ids) + 2**16:
+                return False
+            table = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long, device=self.device)
+            table[ids] = torch.arange(len(ids), device=self.device)
+            self._cache["lookup"] = table
+        inside = (labels >= 0) & (labels < len(table))
+        rows = table[labels.clamp(0, len(table) - 1)]
+        if not bool((inside & (rows >= 0)).all()):
+            return False
+        urows, inverse = torch.unique(rows, return_inverse=True)
+        for start in range(0, len(features), _UPDATE_CHUNK):
+            part = slice(start, start + _UPDATE_CHUNK)
+            self._merge_batch(features[part], inverse[part], urows)
+        self._protos[urows] = self._mu[urows].to(self.dtype)
+        self._changed()
+        return True
+
+    def _merge_batch(self, x: torch.Tensor, inverse: torch.Tensor, rows: torch.Tensor) -> None:
+        n_a, mu_a = self._n[rows], self._mu[rows]
+        shift = None
+        if self.accumulate_dtype != torch.float64:  # float32 sums: centre on the running mean
+            first = first_positions(inverse, len(rows)).clamp_max_(len(x) - 1)
+            shift = torch.where((n_a > 0)[:, None], mu_a.to(x.dtype), x[first])
+        n_b, mu_b, m2_b = batch_moments(x, inverse, len(rows), shift, self.covariance_kind, self.accumulate_dtype, self.stats_dtype)
+        m2_a = None if self._m2 is None else self._m2[rows]
+        n, mu, m2 = chan_merge(n_a, mu_a, m2_a, n_b, mu_b, m2_b)
+        self._n[rows], self._mu[rows] = n, mu
+        if m2 is not None:
+            self._m2[rows] = m2
+
+    # ------------------------------------------------------------------ statistics
+    def _class_stats(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(counts, means, M2) per class, in stats dtype; prototypes of a class merged exactly."""
+        if self.single_prototype:
+            return self._n, self._mu, self._m2
+        if "class_stats" not in self._cache:
+            self._cache["class_stats"] = merge_groups(self._n, self._mu, self._m2, self._proto_class, self.num_classes)
+        return self._cache["class_stats"]
+
+    def _need_covariance(self, what: str) -> None:
+        if self.covariance_kind is None:
+            raise ValueError(f"{what} needs covariances: create the store with covariance='diag' or 'full'")
+
+    def covariance(self, class_ids: Iterable[int] | None = None, ddof: int = 1, shrinkage: float = 0.0) -> torch.Tensor:
+        """Per-class covariance ``M2 / (n - ddof)``, shrunk by ``shrinkage`` (see harness/store/covariance.py).
+
+        Shape ``(m, D)`` (diagonal) or ``(m, D, D)``; a class with ``n <= ddof`` gets zeros before
+        shrinkage.
+        """
+        self._need_covariance("covariance()")
+        n, _, m2 = self._class_stats()
+        if class_ids is not None:
+            rows = self.rows(class_ids)
+            n, m2 = n[rows], m2[rows]
+        denom = (n - ddof).clamp_min(1.0)
+        cov = m2 / denom.view(-1, *([1] * (m2.ndim - 1)))
+        cov = torch.where((n > ddof).view(-1, *([1] * (m2.ndim - 1))), cov, torch.zeros_like(cov))
+        return shrink(cov, shrinkage, self.covariance_kind == "full")
+
+    def shared_covariance(self, shrinkage: float = 0.0) -> torch.Tensor:
+        """Pooled within-class covariance ``Σ_c M2_c / (Σ_c n_c - C)``, shrunk by ``shrinkage``."""
+        self._need_covariance("shared_covariance()")
+        n, _, m2 = self._class_stats()
+        dof = float(n.sum()) - int((n > 0).sum())
+        if dof <= 0:
+            raise ValueError("the shared covariance needs more samples than classes")
+        return shrink(m2.sum(0) / dof, shrinkage, self.covariance_kind == "full")
+
+    # ------------------------------------------------------------------ query plumbing
+    def _blocks(self, num: int) -> tuple[int, int]:
+        """(query_block, class_block) for ``num`` prototype rows within the memory budget."""
+        elem = torch.finfo(self.dtype).bits // 8
+        cuda = self.device.type == "cuda"
+        cb = self.class_block or (num if cuda else 1024)
+        cb = max(1, min(cb, num, self.memory_budget_bytes // elem))
+        # CPU: blocks of 4M scores (16 MiB, as faiss's 4096 x 1024) keep the GEMM efficient and the
+        # number of parallel regions small; CUDA: 16k queries per block
+        qb = self.query_block or (16384 if cuda else max(1, 2**22 // cb))
+        qb = max(1, min(qb, self.memory_budget_bytes // (elem * cb)))
+        return qb, cb
+
+    def _linear(self, metric: str, normalize: bool, mahalanobis: str, shrinkage: float):
+        """The metric as ``q'·p' + bias`` (see harness/store/search.py), cached until the next change.
+
+        Returns ``(qmap, protos, bias, kind)``: ``qmap`` maps queries to ``q'``; ``kind`` is
+        ``"sim"`` (score = q'·p' + bias), ``"sq"`` (score = -d² with d² = ||q'||² - 2(q'·p' + bias))
+        or ``"pc"`` (per-class diagonal Mahalanobis: score = 2(q'·p' + bias) = -d²), or ``None``
+        when the metric has no such form (per-class full Mahalanobis).
+        """
+        key = ("linear", metric, normalize, mahalanobis, shrinkage)
+        if key in self._cache:
+            return self._cache[key]
+        protos = self._protos
+        if normalize or metric == "cosine":
             protos = F.normalize(protos, dim=1)
-        return protos
-
-    def _chunk_rows(self, n_queries: int) -> int:
-        per_row = max(1, self.num_classes) * torch.finfo(self.dtype).bits // 8 * 3
-        return max(1, min(n_queries, self.memory_budget_bytes // per_row))
-
-    def _score_block(self, q: torch.Tensor, protos: torch.Tensor, sq_norms: torch.Tensor, metric: str) -> torch.Tensor:
+        result = None
         if metric in ("dot", "cosine"):
-            return q @ protos.T
-        d2 = (q * q).sum(1, keepdim=True) - 2.0 * (q @ protos.T) + sq_norms[None, :]
-        d2 = d2.clamp_min_(0.0)
-        return -(d2.sqrt_() if metric == "euclidean" else d2)
+            qmap = (lambda q: F.normalize(q, dim=1)) if metric == "cosine" else (lambda q: q)
+            result = (qmap, protos, None, "sim")
+        elif metric in ("euclidean", "sqeuclidean"):
+            result = (lambda q: q, protos, -0.5 * (protos * protos).sum(1), "sq")
+        elif mahalanobis == "shared":
+            cov = self.shared_covariance(shrinkage)
+            w = whitening(cov, self.covariance_kind == "full", "the shared covariance").to(self.dtype)
+            if w.ndim == 1:
+                qmap = lambda q: q * w  # noqa: E731
+            else:
+                qmap = lambda q: q @ w.T  # noqa: E731
+            wp = qmap(protos)
+            result = (qmap, wp, -0.5 * (wp * wp).sum(1), "sq")
+        elif self.covariance_kind == "diag":
+            inv = self._per_class_whitening(shrinkage).to(self.dtype) ** 2  # (P, D): 1/σ²
+            p = torch.cat([-0.5 * inv, protos * inv], 1)
+            result = (lambda q: torch.cat([q * q, q], 1), p, -0.5 * (protos * protos * inv).sum(1), "pc")
+        self._cache[key] = result
+        return result
 
-    def _prepare(self, queries: torch.Tensor, metric: str, normalize_prototypes: bool):
+    def _per_class_whitening(self, shrinkage: float) -> torch.Tensor:
+        key = ("per_class_w", shrinkage)
+        if key not in self._cache:
+            self._need_covariance("per-class Mahalanobis")
+            full = self.covariance_kind == "full"
+            n = self._n
+            m2 = self._m2
+            cov = m2 / (n - 1).clamp_min(1.0).view(-1, *([1] * (m2.ndim - 1)))
+            cov = torch.where((n > 1).view(-1, *([1] * (m2.ndim - 1))), cov, torch.zeros_like(cov))
+            self._cache[key] = whitening(shrink(cov, shrinkage, full), full, "a class covariance")
+        return self._cache[key]
+
+    def _check_query(self, queries: torch.Tensor, metric: str, mahalanobis: str) -> torch.Tensor:
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+        if mahalanobis not in ("shared", "per_class"):
+            raise ValueError(f"mahalanobis must be 'shared' or 'per_class', got {mahalanobis!r}")
         if self.num_classes == 0:
             raise RuntimeError("the prototype store is empty: learn at least one class before querying")
-        q = queries.to(self.device, self.dtype)
-        if metric == "cosine":
-            q = F.normalize(q, dim=1)
-        protos = self._prototypes(metric, normalize_prototypes)
-        return q, protos, (protos * protos).sum(1)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise ValueError(f"queries must have shape (N, {self.dim}), got {tuple(queries.shape)}")
+        return queries.to(self.device, self.dtype)
 
-    def scores(self, queries: torch.Tensor, metric: Metric = "euclidean", normalize_prototypes: bool = False) -> torch.Tensor:
+    def _proto_scores(self, q, metric, normalize, mahalanobis, shrinkage, out=None) -> torch.Tensor:
+        """Scores of queries against every prototype, ``(n, P)``, higher is closer.
+
+        Computed a block of queries at a time so that temporaries stay within the budget; the
+        bf16 mode computes full score matrices in float32 (TF32 stays TF32).
+        """
+        out = torch.empty(len(q), self.num_prototypes, dtype=self.dtype, device=self.device) if out is None else out
+        lin = self._linear(metric, normalize, mahalanobis, shrinkage)
+        if lin is None:
+            return self._per_class_full_scores(q, metric, shrinkage, out)
+        qmap, protos, bias, kind = lin
+        step = self._query_rows_per_chunk(len(q), 2 * protos.shape[1])
+        search = BlockedSearch(protos, bias, step, len(protos), "highest" if self.precision == "bf16" else self.precision)
+        for s in range(0, len(q), step):
+            qm = qmap(q[s : s + step])
+            search.scores_into(qm, out[s : s + step])
+            self._finish(out[s : s + step], qm, kind, metric)
+        return out
+
+    @staticmethod
+    def _finish(lin: torch.Tensor, qm: torch.Tensor, kind: str, metric: str) -> torch.Tensor:
+        """Turn ``q'·p' + bias`` (``(n, m)``) into the metric's score, in place."""
+        if kind == "sim":
+            return lin
+        if kind == "sq":
+            lin.mul_(2.0).sub_(torch.bmm(qm[:, None, :], qm[:, :, None])[:, 0]).clamp_max_(0.0)  # -d²
+        else:
+            lin.mul_(2.0).clamp_max_(0.0)
+        if metric in ("euclidean", "mahalanobis"):
+            lin.neg_().sqrt_().neg_()
+        return lin
+
+    def _per_class_full_scores(self, q: torch.Tensor, metric: str, shrinkage: float, out: torch.Tensor) -> torch.Tensor:
+        """``-d²`` (or ``-d``) with each prototype's own whitening ``W_c``: ``d = ||W_c (q - μ_c)||``."""
+        w = self._per_class_whitening(shrinkage).to(self.dtype)  # (P, D, D)
+        elem = torch.finfo(self.dtype).bits // 8
+        qstep = max(1, min(len(q), self.memory_budget_bytes // (3 * elem * self.dim)))
+        cstep = max(1, self.memory_budget_bytes // (3 * elem * self.dim * qstep))
+        for s in range(0, len(q), qstep):
+            qs = q[s : s + qstep]
+            for lo in range(0, len(w), cstep):
+                diff = qs[:, None, :] - self._protos[None, lo : lo + cstep]  # (n, c, D)
+                y = torch.einsum("ncd,ced->nce", diff, w[lo : lo + cstep])
+                out[s : s + qstep, lo : lo + cstep] = -(y * y).sum(-1)
+        if metric == "mahalanobis":
+            out.neg_().sqrt_().neg_()
+        return out
+
+    def _reduce_to_classes(self, proto_scores: torch.Tensor) -> torch.Tensor:
+        if self.single_prototype:
+            return proto_scores
+        out = proto_scores.new_full((len(proto_scores), self.num_classes), -float("inf"))
+        index = self._proto_class.expand(len(proto_scores), -1)
+        return out.scatter_reduce_(1, index, proto_scores, reduce="amax")
+
+    def _query_rows_per_chunk(self, n: int, width: int) -> int:
+        elem = torch.finfo(self.dtype).bits // 8
+        return max(1, min(n, self.memory_budget_bytes // (elem * max(1, width))))
+
+    # ------------------------------------------------------------------ queries
+    def scores(
+        self,
+        queries: torch.Tensor,
+        metric: Metric = "euclidean",
+        normalize_prototypes: bool = False,
+        *,
+        mahalanobis: Literal["shared", "per_class"] = "shared",
+        shrinkage: float = 0.0,
+    ) -> torch.Tensor:
         """Similarity of each query to each class, shape ``(N, C)``; higher is closer.
 
-        ``euclidean`` and ``sqeuclidean`` return negated (squared) distances, ``cosine`` the cosine
-        similarity, ``dot`` the inner product.
+        ``euclidean`` / ``sqeuclidean`` return ``-||q - μ||`` / ``-||q - μ||²``, ``cosine`` the
+        cosine similarity, ``dot`` the inner product, ``mahalanobis`` / ``sqmahalanobis``
+        ``-d`` / ``-d²`` with ``d² = (q - μ)ᵀ Σ⁻¹ (q - μ)``, ``Σ`` the pooled (``"shared"``) or the
+        class's own (``"per_class"``) covariance shrunk by ``shrinkage``.  With several
+        prototypes per class, a class scores as its best prototype.
         """
-        q, protos, sq = self._prepare(queries, metric, normalize_prototypes)
+        q = self._check_query(queries, metric, mahalanobis)
         out = torch.empty(len(q), self.num_classes, dtype=self.dtype, device=self.device)
-        step = self._chunk_rows(len(q))
-        for start in range(0, len(q), step):
-            out[start : start + step] = self._score_block(q[start : start + step], protos, sq, metric)
+        if self.single_prototype:  # scores are written straight into the result, a block of queries at a time
+            return self._proto_scores(q, metric, normalize_prototypes, mahalanobis, shrinkage, out=out)
+        step = self._query_rows_per_chunk(len(q), self.num_prototypes + self.num_classes)
+        for s in range(0, len(q), step):
+            block = self._proto_scores(q[s : s + step], metric, normalize_prototypes, mahalanobis, shrinkage)
+            out[s : s + step] = self._reduce_to_classes(block)
         return out
 
     def topk(
-        self, queries: torch.Tensor, k: int = 1, metric: Metric = "euclidean", normalize_prototypes: bool = False
+        self,
+        queries: torch.Tensor,
+        k: int = 1,
+        metric: Metric = "euclidean",
+        normalize_prototypes: bool = False,
+        *,
+        mahalanobis: Literal["shared", "per_class"] = "shared",
+        shrinkage: float = 0.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``k`` closest classes per query: ``(scores, class_ids)``, each ``(N, k)``, best first."""
-        q, protos, sq = self._prepare(queries, metric, normalize_prototypes)
+        """The ``k`` closest classes per query: ``(scores, class_ids)``, each ``(N, k)``, best first.
+
+        Ties go to the earlier inserted class.  Scores are those of :meth:`scores` (up to float32
+        rounding); in the fast precision modes they are recomputed in float32 from differences.
+        """
+        q = self._check_query(queries, metric, mahalanobis)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
         k = min(k, self.num_classes)
-        best_scores, best_rows = [], []
-        step = self._chunk_rows(len(q))
-        for start in range(0, len(q), step):
-            block = self._score_block(q[start : start + step], protos, sq, metric)
-            s, r = _stable_topk(block, k)
-            best_scores.append(s)
-            best_rows.append(r)
+        lin = self._linear(metric, normalize_prototypes, mahalanobis, shrinkage)
+        if lin is None or not self.single_prototype:
+            return self._topk_from_scores(q, k, metric, normalize_prototypes, mahalanobis, shrinkage)
+        qmap, protos, bias, kind = lin
+        qb, cb = self._blocks(len(protos))
+        fast = self.precision in ("tf32", "bf16")
+        key = ("search", metric, normalize_prototypes, mahalanobis, shrinkage)
+        search = self._cache.get(key)
+        if search is None:
+            search = self._cache[key] = BlockedSearch(protos, bias, qb, cb, self.precision)
+        rows_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
+        scores_out = torch.empty(len(q), k, dtype=self.dtype, device=self.device)
+        step = len(q) if k == 1 and self.cpu_threads > 1 and not fast else qb
+        for s in range(0, len(q), step):
+            qm = qmap(q[s : s + step])
+            if not fast:
+                if k == 1 and self.cpu_threads > 1:
+                    def finish(part, values):
+                        return self._finish(values.to(self.dtype)[:, None], part, kind, metric)[:, 0]
+
+                    scores, rows = search.top1_threaded(qm, self.cpu_threads, finish)
+                    rows_out[s : s + step], scores_out[s : s + step] = rows[:, None], scores[:, None]
+                    continue
+                elif k == 1:
+                    vals, rows = search.top1(qm)
+                    vals, rows = vals[:, None], rows[:, None]
+                else:
+                    vals, rows = search.topk(qm, k)
+                scores = self._finish(vals.to(self.dtype), qm, kind, metric)
+            else:
+                cand = torch.sort(search.topk(qm, min(k + self.rerank, len(protos)))[1], dim=1).values
+                scores, pos = block_topk(self._exact(qm, protos, cand, kind, metric), k)
+                rows = cand.gather(1, pos)
+            rows_out[s : s + step], scores_out[s : s + step] = rows, scores
         ids = self.class_ids.to(self.device)
-        return torch.cat(best_scores), ids[torch.cat(best_rows)]
+        return scores_out, ids[rows_out]
 
+    def _exact(self, qm, protos, rows, kind, metric) -> torch.Tensor:
+        """Float32 scores of ``qm`` against the prototype rows ``rows`` ``(n, k)``, from differences."""
+        p = protos[rows]  # (n, k, D')
+        if kind == "sim":
+            return (qm[:, None, :] * p).sum(-1)
+        if kind == "sq":
+            d2 = ((qm[:, None, :] - p) ** 2).sum(-1)
+        else:  # per-class diagonal Mahalanobis: q' = [q², q], p' = [-w/2, μ w]
+            d = qm.shape[1] // 2
+            inv = -2.0 * p[..., :d]
+            mu = p[..., d:] / inv
+            d2 = ((qm[:, None, d:] - mu) ** 2 * inv).sum(-1)
+        return -d2.sqrt() if metric in ("euclidean", "mahalanobis") else -d2
 
-def _stable_topk(block: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k along dim 1 with ties broken towards the lower column index."""
-    if k == 1:
-        s, r = block.max(dim=1)  # torch returns the first maximal index
-        return s[:, None], r[:, None]
-    s, r = torch.sort(block, dim=1, descending=True, stable=True)
-    return s[:, :k], r[:, :k]
+    def _topk_from_scores(self, q, k, metric, normalize, mahalanobis, shrinkage):
+        vals_out = torch.empty(len(q), k, dtype=self.dtype, device=self.device)
+        rows_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
+        step = self._query_rows_per_chunk(len(q), 2 * self.num_prototypes + self.num_classes)
+        for s in range(0, len(q), step):
+            block = self._reduce_to_classes(self._proto_scores(q[s : s + step], metric, normalize, mahalanobis, shrinkage))
+            vals_out[s : s + step], rows_out[s : s + step] = block_topk(block, k)
+        return vals_out, self.class_ids.to(self.device)[rows_out]
+
+    def similarity(
+        self,
+        class_ids_a: Iterable[int] | None = None,
+        class_ids_b: Iterable[int] | None = None,
+        metric: Metric = "cosine",
+        normalize_prototypes: bool = False,
+        **options,
+    ) -> torch.Tensor:
+        """Prototype-to-prototype similarity between class means, ``(A, B)`` (all classes by default)."""
+        a = self.means if class_ids_a is None else self.means[self.rows(class_ids_a)]
+        s = self.scores(a, metric, normalize_prototypes, **options)
+        return s if class_ids_b is None else s[:, self.rows(class_ids_b)]
+
+    def neighbours(self, k: int, metric: Metric = "cosine", normalize_prototypes: bool = False, **options) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` most similar *other* classes of every class: ``(scores, class_ids)``, ``(C, k)``."""
+        if not 1 <= k < self.num_classes:
+            raise ValueError(f"k must be in [1, {self.num_classes - 1}], got {k}")
+        means = self.means
+        vals = torch.empty(self.num_classes, k, dtype=self.dtype, device=self.device)
+        rows = torch.empty(self.num_classes, k, dtype=torch.long, device=self.device)
+        step = self._query_rows_per_chunk(self.num_classes, 2 * self.num_classes)
+        for s in range(0, self.num_classes, step):
+            block = self.scores(means[s : s + step], metric, normalize_prototypes, **options)
+            own = torch.arange(s, s + len(block), device=self.device)
+            block[torch.arange(len(block), device=self.device), own] = -float("inf")
+            vals[s : s + step], rows[s : s + step] = block_topk(block, k)
+        return vals, self.class_ids.to(self.device)[rows]
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        class_ids: Iterable[int],
+        num_per_class: int,
+        generator: torch.Generator,
+        *,
+        covariance: Literal["class", "shared"] = "class",
+        shrinkage: float = 0.0,
+        scale: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaussian pseudo-features ``μ_c + scale · L z``, ``z ~ N(0, I)`` drawn from ``generator``.
+
+        ``L L ᵀ`` is the class covariance (``"class"``) or the pooled one (``"shared"``), shrunk by
+        ``shrinkage``; diagonal stores use ``L = diag(σ)``.  Returns ``(features (m·n, D), labels)``,
+        class by class.  Deterministic for a given generator state (draws happen on the
+        generator's device, then move to the store's).
+        """
+        class_ids = [int(c) for c in class_ids]
+        if covariance not in ("class", "shared"):
+            raise ValueError(f"covariance must be 'class' or 'shared', got {covariance!r}")
+        rows = self.rows(class_ids)
+        full = self.covariance_kind == "full"
+        if covariance == "shared":
+            cov = self.shared_covariance(shrinkage).expand(len(rows), *([self.dim] * (2 if full else 1)))
+        else:
+            cov = self.covariance(class_ids, shrinkage=shrinkage)
+        mu = self._class_stats()[1][rows]
+        z = torch.randn(len(rows), num_per_class, self.dim, generator=generator, dtype=self.stats_dtype, device=generator.device)
+        z = z.to(self.device)
+        if full:
+            chol, info = torch.linalg.cholesky_ex(cov)
+            if bool((info != 0).any()):
+                raise ValueError("a class covariance is not positive definite; use shrinkage > 0")
+            x = mu[:, None, :] + scale * torch.einsum("cij,cnj->cni", chol, z)
+        else:
+            x = mu[:, None, :] + scale * z * cov.sqrt()[:, None, :]
+        labels = torch.tensor(class_ids, dtype=torch.long, device=self.device).repeat_interleave(num_per_class)
+        return x.reshape(-1, self.dim).to(self.dtype), labels
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the store to a safetensors file (atomically; no pickle)."""
+        tensors = {
+            "class_ids": torch.tensor(self._classes, dtype=torch.long),
+            "proto_class": self.prototype_class_ids,
+            "proto_slot": self.prototype_slots,
+            "counts": self._n,
+            "means": self._mu,
+            "prototypes": self._protos,
+        }
+        if self._m2 is not None:
+            tensors["m2"] = self._m2
+        meta = {"dim": self.dim, "covariance": self.covariance_kind, "dtype": str(self.dtype).removeprefix("torch.")}
+        serialization.write(path, tensors, meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, dim: int | None = None, device: str | torch.device = "auto", **options) -> "PrototypeStore":
+        """Read a store written by :meth:`save`; ``dim`` (when given) must match the file's."""
+        tensors, meta = serialization.read(path)
+        try:
+            file_dim, kind, dtype = int(meta["dim"]), meta["covariance"], getattr(torch, meta["dtype"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"{path}: corrupt prototype store metadata ({e})") from None
+        if dim is not None and dim != file_dim:
+            raise ValueError(f"{path}: the store holds features of dimension {file_dim}, expected {dim}")
+        options.setdefault("dtype", dtype)
+        options.setdefault("stats_dtype", tensors["means"].dtype)
+        store = cls(file_dim, device=device, covariance=kind, **options)
+        classes = tensors["class_ids"].tolist()
+        keys = list(zip(tensors["proto_class"].tolist(), tensors["proto_slot"].tolist()))
+        p = len(keys)
+        expected = {"counts": (p,), "means": (p, file_dim), "prototypes": (p, file_dim)}
+        if kind is not None:
+            expected["m2"] = (p, file_dim) if kind == "diag" else (p, file_dim, file_dim)
+        bad = [f"{k} {tuple(tensors[k].shape) if k in tensors else 'missing'} (expected {s})" for k, s in expected.items() if k not in tensors or tuple(tensors[k].shape) != s]
+        if bad or len(set(keys)) != p or set(c for c, _ in keys) != set(classes) or len(set(classes)) != len(classes):
+            raise ValueError(f"{path}: inconsistent prototype store file: {'; '.join(bad) or 'class ids do not match'}")
+        store._classes = classes
+        store._class_row = {c: i for i, c in enumerate(classes)}
+        store._keys = keys
+        store._proto_row = {k: i for i, k in enumerate(keys)}
+        store._proto_class = torch.tensor([store._class_row[c] for c, _ in keys], dtype=torch.long, device=store.device)
+        store._n = tensors["counts"].to(store.device, store.stats_dtype)
+        store._mu = tensors["means"].to(store.device, store.stats_dtype)
+        store._protos = tensors["prototypes"].to(store.device, store.dtype)
+        if kind is not None:
+            store._m2 = tensors["m2"].to(store.device, store.stats_dtype)
+        store._changed()
+        return store
