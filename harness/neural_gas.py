@@ -125,3 +125,15 @@ def neighbourhood_hinge_loss(
 def distance_logits(x: torch.Tensor, vectors: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
     """``logits[i, c] = −‖x_i − v_c‖ / T``: the cross-entropy head of NAPA-VQ."""
     return -torch.cdist(x, vectors) / temperature
+
+
+def feature_distillation(features: torch.Tensor, old_features: torch.Tensor) -> torch.Tensor:
+    """``‖F − F_old‖₂``: the Euclidean norm of the whole difference of the two feature batches (not a
+    mean over samples), the distillation term of NAPA-VQ's code, weighted by 10 there."""
+    return torch.dist(features, old_features, 2)
+
+
+def mix_prototypes(prototypes: torch.Tensor, partners: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """Neighbourhood-aware prototype augmentation: ``γ·p + (1 − γ)·p_partner`` per row (``γ`` of shape (N, 1))."""
+    return gamma * prototypes + (1 - gamma) * partners
+

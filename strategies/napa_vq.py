@@ -11,7 +11,13 @@ from pydantic import Field
 from torch import nn
 
 from harness.experience import Experience, Prediction
-from harness.neural_gas import NeuralGasTopology, distance_logits, neighbourhood_hinge_loss
+from harness.neural_gas import (
+    NeuralGasTopology,
+    distance_logits,
+    feature_distillation,
+    mix_prototypes,
+    neighbourhood_hinge_loss,
+)
 from harness.params import Params
 from harness.prototype_store import PrototypeStore
 from harness.registry import STRATEGIES
@@ -120,7 +126,7 @@ class NAPAVQ(Strategy):
         partners = torch.multinomial(allowed.float(), 1, generator=g).squeeze(1)
         partner_protos = self.prototypes.means[self.prototypes.rows(partners.tolist())]
         gamma = (0.5 + 0.5 * torch.rand(n, 1, generator=g)).to(self.device)
-        augmented = gamma * protos + (1 - gamma) * partner_protos
+        augmented = mix_prototypes(protos, partner_protos, gamma)
         return augmented, picked.to(self.device)
 
     # ------------------------------------------------------------------ interface
@@ -183,7 +189,7 @@ class NAPAVQ(Strategy):
         if self.old_network is not None and old_vectors:
             with torch.no_grad():
                 old_features = self.old_network(xa)
-            terms["distill"] = p.distill_weight * torch.dist(features, old_features, 2)
+            terms["distill"] = p.distill_weight * feature_distillation(features, old_features)
             augmented, labels = self._prototype_augmentation(len(x), old_vectors, vectors)
             terms["na"] = terms["na"] + self._na_loss(augmented, labels, vectors)
             terms["protoaug"] = p.protoaug_weight * F.cross_entropy(distance_logits(augmented, vectors, p.temperature), labels)

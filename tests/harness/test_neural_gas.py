@@ -7,7 +7,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.neural_gas import NeuralGasTopology, distance_logits, neighbourhood_hinge_loss
+from harness.neural_gas import (
+    NeuralGasTopology,
+    distance_logits,
+    feature_distillation,
+    mix_prototypes,
+    neighbourhood_hinge_loss,
+)
 
 EPS, EMIN = 0.9, 0.9**10
 
@@ -119,3 +125,18 @@ def test_distance_logits_by_hand():
     x = torch.tensor([[0.0, 0.0]])
     vectors = torch.tensor([[3.0, 4.0], [0.0, 1.0]])
     assert distance_logits(x, vectors, 0.1).tolist() == [[pytest.approx(-50.0), pytest.approx(-10.0)]]
+
+
+def test_feature_distillation_is_the_norm_of_the_whole_difference():
+    f = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
+    old = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # differences (0, 2) and (0, -1): sqrt(4 + 1)
+    assert feature_distillation(f, old).item() == pytest.approx(math.sqrt(5.0))
+
+
+def test_prototype_mixing_by_hand():
+    p = torch.tensor([[2.0, 0.0]])
+    partner = torch.tensor([[0.0, 4.0]])
+    # 0.75 * (2, 0) + 0.25 * (0, 4) = (1.5, 1.0)
+    assert mix_prototypes(p, partner, torch.tensor([[0.75]])).tolist() == [[1.5, 1.0]]
+
