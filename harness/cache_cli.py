@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.feature_cache import FeatureCache
-
 
 def add_cache_parser(sub) -> None:
     cache = sub.add_parser("cache", help="list or clear the feature cache")
@@ -14,6 +12,8 @@ def add_cache_parser(sub) -> None:
 
 
 def cmd_cache(action: str, directory: str | None = None) -> int:
+    from harness.feature_cache import FeatureCache  # imports torch: only when the command runs
+
     cache = FeatureCache(Path(directory) if directory else None)
     if action == "clear":
         print(f"removed {cache.clear()} entries from {cache.root}")
