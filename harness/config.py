@@ -298,6 +298,12 @@ def _check_against_data(config: BoardConfig) -> None:
         not strategy_class(s.name).encodes_own_inputs(s.params) for s in config.strategies
     )
     check_backbone(config.backbone, data, needs_features)
+    input_shape = (-1,) if config.backbone is not None else tuple(getattr(data.train_x, "shape", (None, -1))[1:])
+    for s in config.strategies:
+        cls = strategy_class(s.name)
+        problem = None if cls.encodes_own_inputs(s.params) else cls.input_problem(s.params, input_shape)
+        if problem:
+            raise ConfigError(f"{s.path}.{problem[0]}", problem[1])
     for scenario in config.scenarios:
         try:
             SCENARIOS.get(scenario.name)().check(scenario.params, data)

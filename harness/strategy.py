@@ -51,6 +51,12 @@ class Strategy:
         dataset's raw inputs (texts as MiniLM token ids) instead of the board's backbone features."""
         return False
 
+    @classmethod
+    def input_problem(cls, params: Params, input_shape: tuple[int, ...]) -> tuple[str, str] | None:
+        """``(field path, message)`` when the strategy cannot take inputs of ``input_shape`` (one sample;
+        ``(-1,)`` stands for feature vectors of a board's backbone), checked before a board runs."""
+        return None
+
     def __init__(self, params: Params, context: StrategyContext):
         self.params = params
         self.context = context

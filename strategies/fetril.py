@@ -47,6 +47,7 @@ from harness.prototype_store import PrototypeStore
 from harness.registry import STRATEGIES
 from harness.strategy import Strategy
 from harness.training import BackboneParams, SessionBackbone
+from harness.training.networks import arch_input_problem
 from harness.training.linear_probe import train_linear_layer
 
 
@@ -127,6 +128,11 @@ pseudo-features of every past class.
 """
     Params = FeTrILParams
     supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
+
+    @classmethod
+    def input_problem(cls, params, input_shape):
+        problem = arch_input_problem(params.backbone.arch, input_shape)
+        return ("backbone.arch", problem) if problem else None
 
     def __init__(self, params: FeTrILParams, context):
         super().__init__(params, context)

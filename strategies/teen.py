@@ -33,6 +33,7 @@ from harness.prototype_store import PrototypeStore
 from harness.registry import STRATEGIES
 from harness.strategy import Strategy
 from harness.training import BackboneParams, SessionBackbone
+from harness.training.networks import arch_input_problem
 
 
 class TEENBackboneParams(BackboneParams):
@@ -67,6 +68,11 @@ prototype of a labeled new class.
 """
     Params = TEENParams
     supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
+
+    @classmethod
+    def input_problem(cls, params, input_shape):
+        problem = arch_input_problem(params.backbone.arch, input_shape)
+        return ("backbone.arch", problem) if problem else None
 
     def __init__(self, params: TEENParams, context):
         super().__init__(params, context)

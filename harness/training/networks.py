@@ -103,12 +103,22 @@ class Identity(nn.Module):
         return x.reshape(len(x), -1)
 
 
+IMAGE_ARCHS = ("small_cnn", "resnet")
+
+
+def arch_input_problem(arch: str, in_shape: tuple[int, ...]) -> str | None:
+    """Why ``arch`` cannot take inputs of shape ``in_shape`` (one sample), or None when it can."""
+    if arch in IMAGE_ARCHS and len(in_shape) != 3:
+        shown = "feature vectors" if in_shape == (-1,) else f"input shape {tuple(in_shape)}"
+        return f"{arch!r} needs image inputs (C×H×W); this board gives {shown}: use mlp or identity"
+    return None
+
+
 def build_network(params: BackboneParams, in_shape: tuple[int, ...]) -> nn.Module:
     """The network ``params.arch`` names for inputs of shape ``in_shape`` (one sample)."""
-    if params.arch in ("small_cnn", "resnet") and len(in_shape) != 3:
-        raise ValueError(
-            f"backbone.arch {params.arch!r} needs image inputs (C×H×W); got input shape {tuple(in_shape)}: use mlp or identity"
-        )
+    problem = arch_input_problem(params.arch, in_shape)
+    if problem:
+        raise ValueError(f"backbone.arch {problem}")
     builders = {
         "small_cnn": lambda: SmallCNN(in_shape, params.width, params.depth),
         "mlp": lambda: MLP(in_shape, params.width, params.depth),
