@@ -68,9 +68,8 @@ def raw_inputs(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """The dataset's own inputs as tensors, for strategies with their own encoder: texts become
     MiniLM token ids ``(N, L)`` (0 = padding), tensors stay as they are."""
     if data.modality == "text":
-        from harness.minilm import MiniLMEncoder
+        from harness.minilm import tokenize
 
-        tokenize = MiniLMEncoder.pretrained().tokenize
         return tokenize(list(data.train_x)), tokenize(list(data.test_x))
     if data.modality != "tensor":
         raise ConfigError("backbone", f"dataset {data.name!r} holds {data.modality} inputs, which no strategy encoder reads directly")

