@@ -1,14 +1,21 @@
 """Exact nearest-prototype search on CPU: the prototype store against faiss-cpu and other peers.
 
 Every method gets the same class means (float32) and the same queries and returns the top-1 class;
-all run in this process, interleaved, and each time is the best of ``--repeats`` runs (the machine
-may be shared).  Peers: faiss ``IndexFlatL2`` / ``IndexFlatIP``, scikit-learn ``NearestCentroid``,
+all run in this process, interleaved, and each time is the best of ``--repeats`` runs, or of as
+many as take about a second when calls are short (at most 30; the machine may be shared).  A call
+shorter than a second is timed right after an untimed call of the same method, so that it does
+not pay for the OpenMP workers the previous method leaves spinning (faiss's for some milliseconds).  Peers: faiss ``IndexFlatL2`` / ``IndexFlatIP``, scikit-learn ``NearestCentroid``,
 avalanche's ``NCMClassifier`` (when importable) and ``torch.cdist`` + argmin; the last three get
 query batches sized to the same memory budget as the store.  Top-1 answers are compared with the
 store's; where they differ, the float64 distances decide whether it is a rounding-level tie.
-Peak memory is the largest rise of the resident set during a call (sampled every millisecond),
-after one warm-up call on 64 queries per method (the store then holds its search copy of the
-prototypes, ``(C, D + 1)`` floats, as faiss holds its index).
+Peak memory is the largest rise of the resident set during a call (sampled every millisecond by
+a thread), measured in one untimed call per method after a warm-up call on 64 queries (the store
+then holds its search copy of the prototypes, ``(C, D + 1)`` floats, as faiss holds its index);
+the timed calls run without the sampler, which would take CPU time and the interpreter lock.
+
+The store runs twice: in float32 (``precision="highest"``) and with ``precision="bf16"``, whose
+bf16 pass proposes and proves each top-1 answer (or leaves it to a float32 search), so that its
+answers are the float32 store's; the script prints the share of answers the bf16 pass proved.
 
     python bench/prototype_store.py            # D=512, C in {100, 10000, 100000}, N=20000
     python bench/prototype_store.py --quick    # smaller sizes
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 import threading
@@ -84,10 +92,12 @@ def build_methods(means: torch.Tensor, budget: int, faiss, sklearn_nc, avalanche
     rows = max(1, budget // (4 * c))  # query batch whose (rows, C) float32 scores fit the budget
     m_np = means.numpy()
     methods = {}
-    store = PrototypeStore(d, device="cpu", memory_budget_bytes=budget)
-    store.set_means(range(c), means)
-    methods["store L2"] = ("L2", lambda q: store.topk(q, 1, "sqeuclidean")[1][:, 0].numpy())
-    methods["store IP"] = ("IP", lambda q: store.topk(q, 1, "dot")[1][:, 0].numpy())
+    stores = {}
+    for precision, label in (("highest", ""), ("bf16", " bf16")):
+        store = stores[precision] = PrototypeStore(d, device="cpu", memory_budget_bytes=budget, precision=precision)
+        store.set_means(range(c), means)
+        methods[f"store L2{label}"] = ("L2", lambda q, s=store: s.topk(q, 1, "sqeuclidean")[1][:, 0].numpy())
+        methods[f"store IP{label}"] = ("IP", lambda q, s=store: s.topk(q, 1, "dot")[1][:, 0].numpy())
     if faiss is not None:
         l2, ip = faiss.IndexFlatL2(d), faiss.IndexFlatIP(d)
         l2.add(m_np)
@@ -102,7 +112,16 @@ def build_methods(means: torch.Tensor, budget: int, faiss, sklearn_nc, avalanche
         ncm.replace_class_means_dict({i: means[i] for i in range(c)})
         methods["avalanche NCMClassifier"] = ("L2", lambda q: batched(lambda b: ncm(b).argmax(1).numpy(), q, rows))
     methods["torch.cdist + argmin"] = ("L2", lambda q: batched(lambda b: torch.cdist(b, means).argmin(1).numpy(), q, rows))
-    return methods
+    return methods, stores["bf16"]
+
+
+def proved_fraction(store: PrototypeStore) -> str:
+    """Share of the bf16 store's top-1 queries that the fast pass proved (the rest ran in float32)."""
+    searches = [v for k, v in store._cache.items() if k[0] == "search"]
+    proved, searched = sum(s.proved for s in searches), sum(s.searched for s in searches)
+    if not any(s.fast for s in searches):
+        return "bf16 not used below the size threshold: the search ran in float32"
+    return f"bf16 pass proved {proved / max(searched, 1):.4%} of {searched:,} top-1 answers; the rest ran in float32"
 
 
 def near_tie(means: torch.Tensor, queries: torch.Tensor, a: np.ndarray, b: np.ndarray, kind: str, rtol: float) -> bool:
@@ -118,26 +137,34 @@ def near_tie(means: torch.Tensor, queries: torch.Tensor, a: np.ndarray, b: np.nd
 
 def bench_search(c, n, d, args, faiss, sklearn_nc, avalanche_ncm):
     means, queries = make_data(c, n, d, seed=c)
-    methods = build_methods(means, args.budget_mib * 2**20, faiss, sklearn_nc, avalanche_ncm)
+    methods, bf16_store = build_methods(means, args.budget_mib * 2**20, faiss, sklearn_nc, avalanche_ncm)
     best = {name: float("inf") for name in methods}
     peak = {name: 0 for name in methods}
     answers = {}
     slow = {"sklearn NearestCentroid", "avalanche NCMClassifier", "torch.cdist + argmin"}
     for _, fn in methods.values():  # warm-up on a few queries: caches and thread pools, like faiss's add()
         fn(queries[:64])
-    for r in range(args.repeats):
+    for name, (_, fn) in methods.items():  # peak memory, in an untimed call: the sampler thread costs CPU
+        with PeakMemory() as mem:
+            fn(queries)
+        peak[name] = mem.rise
+    t = time.perf_counter()
+    methods["store L2"][1](queries)
+    # short calls vary most between runs: at least --repeats rounds and about a second per method
+    rounds = max(args.repeats, min(30, math.ceil(1.0 / (time.perf_counter() - t))))
+    for r in range(rounds):
         for name, (_, fn) in methods.items():
             if name in slow and r >= args.peer_repeats:
                 continue
-            with PeakMemory() as mem:
-                t = time.perf_counter()
-                answers[name] = np.asarray(fn(queries)).astype(np.int64)
-                best[name] = min(best[name], time.perf_counter() - t)
-            peak[name] = max(peak[name], mem.rise)
-    print(f"\nC = {c:,}  D = {d}  N = {n:,}  (best of {args.repeats} runs; slow peers {args.peer_repeats})")
+            if best[name] < 1.0:  # an untimed call first: the previous method's OpenMP workers may
+                fn(queries)  # still spin for some milliseconds after it returned, taking cores
+            t = time.perf_counter()
+            answers[name] = np.asarray(fn(queries)).astype(np.int64)
+            best[name] = min(best[name], time.perf_counter() - t)
+    print(f"\nC = {c:,}  D = {d}  N = {n:,}  (best of {rounds} runs; slow peers {args.peer_repeats})")
     print(f"{'method':26s} {'queries/s':>12s} {'store/method':>13s} {'peak MiB':>9s}  top-1 vs store")
     for name, (kind, _) in methods.items():
-        ours = "store L2" if kind == "L2" else "store IP"
+        ours = "store L2" if kind == "L2" else "store IP"  # the float32 store is the reference
         qps = n / best[name]
         ratio = best[name] / best[ours]
         differ = int((answers[name] != answers[ours]).sum())
@@ -147,20 +174,23 @@ def bench_search(c, n, d, args, faiss, sklearn_nc, avalanche_ncm):
             tie = near_tie(means, queries, answers[name], answers[ours], kind, 1e-5)
             agree = f"{differ} differ ({'all float32 near-ties' if tie else 'NOT near-ties'})"
         print(f"{name:26s} {qps:12,.0f} {ratio:12.2f}x {peak[name] / 2**20:9.1f}  {agree}")
+    print(proved_fraction(bf16_store))
     return {name: n / best[name] for name in methods}, peak
 
 
 def bench_update(c, n, d, batch, covariance=None):
+    """features/s of ``store.update``: a first pass that creates the classes as they arrive, then
+    a pass over known classes; the peer is a bare float32 ``index_add_`` of class sums."""
     g = torch.Generator().manual_seed(1)
     feats, labels = torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
-    times = []
+    first, known = [], []
     for _ in range(3):
         store = PrototypeStore(d, device="cpu", covariance=covariance)
-        store.update(feats[:batch], labels[:batch])  # classes created; measure the steady state
-        t = time.perf_counter()
-        for s in range(0, n, batch):
-            store.update(feats[s : s + batch], labels[s : s + batch])
-        times.append(time.perf_counter() - t)
+        for times in (first, known):
+            t = time.perf_counter()
+            for s in range(0, n, batch):
+                store.update(feats[s : s + batch], labels[s : s + batch])
+            times.append(time.perf_counter() - t)
     t_sum = []
     for _ in range(3):  # peer: plain float32 class sums with index_add_ (no means, not exact)
         sums = torch.zeros(c, d)
@@ -168,7 +198,7 @@ def bench_update(c, n, d, batch, covariance=None):
         for s in range(0, n, batch):
             sums.index_add_(0, labels[s : s + batch], feats[s : s + batch])
         t_sum.append(time.perf_counter() - t)
-    return n / min(times), n / min(t_sum)
+    return n / min(first), n / min(known), n / min(t_sum)
 
 
 def main(argv=None):
@@ -206,16 +236,19 @@ def main(argv=None):
     print("\nratio store / faiss (queries/s), peak memory of the store vs budget")
     for c, (qps, peak) in results.items():
         if faiss is not None:
+            l2, ip = qps["faiss IndexFlatL2"], qps["faiss IndexFlatIP"]
             print(
-                f"C = {c:>7,}: L2 {qps['store L2'] / qps['faiss IndexFlatL2']:.2f}x  IP {qps['store IP'] / qps['faiss IndexFlatIP']:.2f}x"
-                f"  peak {max(peak['store L2'], peak['store IP']) / 2**20:.1f} MiB (budget {args.budget_mib} MiB)"
+                f"C = {c:>7,}: float32 L2 {qps['store L2'] / l2:.2f}x  IP {qps['store IP'] / ip:.2f}x   "
+                f"bf16 L2 {qps['store L2 bf16'] / l2:.2f}x  IP {qps['store IP bf16'] / ip:.2f}x"
+                f"  peak {max(v for k, v in peak.items() if k.startswith('store')) / 2**20:.1f} MiB (budget {args.budget_mib} MiB)"
             )
     print(f"load average now {os.getloadavg()[0]:.1f}")
-    print("\nstreaming update throughput (features/s), batches of 4096")
+    print("\nstreaming update throughput (features/s), batches of 4096; float64 statistics")
+    print(f"{'':28s} {'new classes':>12s} {'known':>12s} {'index_add_':>12s}  known/index_add_")
     for c in classes:
         for cov in (None, "diag"):
-            ours, plain = bench_update(c, n, d, 4096, cov)
-            print(f"C = {c:>7,} covariance={str(cov):5s}: store.update {ours:12,.0f}   plain float32 index_add_ sums {plain:12,.0f}  ({ours / plain:.2f}x)")
+            first, known, plain = bench_update(c, n, d, 4096, cov)
+            print(f"C = {c:>7,} covariance={str(cov):5s}: {first:12,.0f} {known:12,.0f} {plain:12,.0f}  {known / plain:.2f}x")
 
 
 if __name__ == "__main__":

@@ -25,11 +25,31 @@ import torch.nn.functional as F
 from harness.store import serialization
 from harness.store.covariance import shrink, whitening
 from harness.store.search import PRECISIONS, BlockedSearch, block_topk
-from harness.store.streaming import COVARIANCE_KINDS, batch_moments, chan_merge, first_positions, merge_groups
+from harness.store.streaming import COVARIANCE_KINDS, batch_moments, chan_merge, first_positions, merge_groups, merge_samples
 
 Metric = Literal["euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis"]
 METRICS = ("euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis")
 _UPDATE_CHUNK = 1 << 16  # rows summed before each pairwise merge (bounds float32 summation error)
+_SAMPLE_CHUNK = 1 << 13  # rows per sample-wise float64 merge (its two scratch buffers: 2 x rows x D)
+
+
+_CLASS_CACHE = ("ids", "lookup")  # cache entries that depend on the classes only, not their statistics
+
+
+def _appendable(new: list[tuple[int, int]], known: dict) -> bool:
+    """True when ``new`` (class, slot) keys are all of unknown classes, each class's keys
+    contiguous with ascending slots: appended as they are, rows stay ordered by (class, slot)."""
+    seen = set()
+    for i, (c, slot) in enumerate(new):
+        if c in known:
+            return False
+        if i and new[i - 1][0] == c:
+            if new[i - 1][1] >= slot:
+                return False
+        elif c in seen:
+            return False
+        seen.add(c)
+    return True
 
 
 def resolve_store_device(device: str | torch.device) -> torch.device:
@@ -54,10 +74,12 @@ class PrototypeStore:
             the caller asked for: ``scores`` returns ``(N, C)``).
         covariance: ``None``, ``"diag"`` or ``"full"``: which second moments to keep.
         precision: ``"highest"`` (IEEE float32), ``"tf32"`` (TF32 tensor cores on CUDA; plain
-            float32 on CPU) or ``"bf16"`` (bfloat16 scores).  In the fast modes top-k takes
-            ``k + rerank`` candidates from the fast pass and re-ranks them with exact float32
-            scores; the selection can still differ from float32 when the true best is outside the
-            candidates (see ``bench/README.md`` for measured agreement).
+            float32 on CPU) or ``"bf16"`` (bfloat16 matmuls; AMX on recent Intel CPUs).  The
+            fast modes give :meth:`topk` the same answers as float32: the fast pass proposes
+            candidates (the winning group for top-1, ``k + rerank`` rows for top-k), a bound on
+            its rounding proves each query's answer among them, and the candidates are rescored in
+            float32; queries the bound cannot prove are searched again in float32
+            (``harness/store/search.py``).  :meth:`scores` in ``"bf16"`` runs in float32.
         stats_dtype: dtype of the streaming statistics (float64).
         accumulate_dtype: dtype of per-batch sums before the merge; ``None``: ``stats_dtype`` on
             CPU, float32 on CUDA (sums are taken around the current mean, so float32 keeps ~1e-7
@@ -118,6 +140,7 @@ class PrototypeStore:
         self._protos = torch.zeros(0, dim, dtype=dtype, device=self.device)
         self._version = 0
         self._cache: dict = {}
+        self._spare: dict[str, torch.Tensor] = {}  # growth buffers behind the statistics tensors
 
     def _empty_m2(self, rows: int) -> torch.Tensor | None:
         if self.covariance_kind is None:
@@ -129,6 +152,12 @@ class PrototypeStore:
     @property
     def class_ids(self) -> torch.Tensor:
         return torch.tensor(self._classes, dtype=torch.long)
+
+    def _ids(self) -> torch.Tensor:
+        """Class id of each row on the store's device (cached until the next change)."""
+        if "ids" not in self._cache:
+            self._cache["ids"] = torch.tensor(self._classes, dtype=torch.long, device=self.device)
+        return self._cache["ids"]
 
     @property
     def num_classes(self) -> int:
@@ -185,26 +214,51 @@ class PrototypeStore:
     def mean_of(self, class_id: int) -> torch.Tensor:
         return self.means[self.rows([class_id])[0]]
 
-    def _changed(self) -> None:
+    def _changed(self, classes: bool = True) -> None:
+        """Drop cached query structures; the class-id lookups too when ``classes`` changed."""
         self._version += 1
-        self._cache.clear()
+        keep = {} if classes else {k: self._cache[k] for k in _CLASS_CACHE if k in self._cache}
+        self._cache = keep
 
     def _ensure(self, keys: list[tuple[int, int]]) -> None:
-        """Add empty prototypes for unknown (class, slot) keys, keeping rows ordered by class, slot."""
+        """Add empty prototypes for unknown (class, slot) keys, keeping rows ordered by class, slot.
+
+        New classes whose slots arrive in ascending order are appended in place (amortised
+        growth, no reordering), so streaming in new classes costs nothing per known class.
+        """
         new = [k for k in dict.fromkeys(keys) if k not in self._proto_row]
         if not new:
             return
+        appended = _appendable(new, self._class_row)
         for c, _ in new:
             if c not in self._class_row:
                 self._class_row[c] = len(self._classes)
                 self._classes.append(c)
+        first = len(self._keys)
         self._keys.extend(new)
-        self._n = torch.cat([self._n, self._n.new_zeros(len(new))])
-        self._mu = torch.cat([self._mu, self._mu.new_zeros(len(new), self.dim)])
-        if self._m2 is not None:
-            self._m2 = torch.cat([self._m2, self._empty_m2(len(new))])
-        self._protos = torch.cat([self._protos, self._protos.new_zeros(len(new), self.dim)])
-        self._reindex(list(range(len(self._keys))))
+        for name in ("_n", "_mu", "_m2", "_protos"):
+            if getattr(self, name) is not None:
+                setattr(self, name, self._grown(name, len(new)))
+        if not appended:
+            self._reindex(list(range(len(self._keys))))
+            return
+        self._proto_row.update((k, first + i) for i, k in enumerate(new))
+        rows = torch.tensor([self._class_row[c] for c, _ in new], dtype=torch.long, device=self.device)
+        self._proto_class = torch.cat([self._proto_class, rows])
+        self._changed()
+
+    def _grown(self, name: str, extra: int) -> torch.Tensor:
+        """Tensor ``name`` with ``extra`` zero rows appended, inside a buffer grown by half when full."""
+        t = getattr(self, name)
+        n = len(t)
+        buf = self._spare.get(name)
+        if buf is None or buf.data_ptr() != t.data_ptr() or len(buf) < n + extra:
+            buf = t.new_zeros((max(n + extra, n + n // 2, 16), *t.shape[1:]))
+            buf[:n] = t
+            self._spare[name] = buf
+        else:
+            buf[n : n + extra].zero_()
+        return buf[: n + extra]
 
     def _reindex(self, keep: list[int]) -> None:
         """Keep prototype rows ``keep``, sorted by (class row, slot); rebuild every lookup."""
@@ -249,7 +303,7 @@ class PrototypeStore:
         self._protos[rows] = means.to(self.dtype)
         if self._m2 is not None:
             self._m2[rows] = 0
-        self._changed()
+        self._changed(classes=False)
 
     def add(self, class_ids: Iterable[int], means: torch.Tensor, counts: torch.Tensor | None = None) -> None:
         """Add new classes with the given means; refuses classes already in the store."""
@@ -334,7 +388,7 @@ class PrototypeStore:
         if len(features) == 0:
             return
         features = features.to(self.device)
-        if not bool(torch.isfinite(features).all()):
+        if not bool(torch.isfinite(torch.stack(torch.aminmax(features))).all()):  # NaN and inf reach min or max
             raise ValueError("features contain NaN or infinite values")
         labels = labels.to(self.device, torch.long)
         if slots is None and self._update_known(features, labels):
@@ -352,7 +406,7 @@ class PrototypeStore:
             part = slice(start, start + _UPDATE_CHUNK)
             self._merge_batch(features[part], inverse[part], rows)
         self._protos[rows] = self._mu[rows].to(self.dtype)
-        self._changed()
+        self._changed(classes=False)
 
     def _update_known(self, features: torch.Tensor, labels: torch.Tensor) -> bool:
         """Fast path without Python work per class: every label is a known single-prototype class.
@@ -379,10 +433,18 @@ class PrototypeStore:
             part = slice(start, start + _UPDATE_CHUNK)
             self._merge_batch(features[part], inverse[part], urows)
         self._protos[urows] = self._mu[urows].to(self.dtype)
-        self._changed()
+        self._changed(classes=False)
         return True
 
     def _merge_batch(self, x: torch.Tensor, inverse: torch.Tensor, rows: torch.Tensor) -> None:
+        if self.accumulate_dtype == self.stats_dtype == torch.float64 and self.covariance_kind != "full":
+            scratch = self._spare.get("scratch")
+            if scratch is None or scratch.shape[1] < min(len(x), _SAMPLE_CHUNK):
+                scratch = self._spare["scratch"] = self._mu.new_empty((2, min(len(x), _SAMPLE_CHUNK), self.dim))
+            r = rows[inverse]
+            for s in range(0, len(x), _SAMPLE_CHUNK):
+                merge_samples(self._n, self._mu, self._m2, x[s : s + _SAMPLE_CHUNK], r[s : s + _SAMPLE_CHUNK], scratch)
+            return
         n_a, mu_a = self._n[rows], self._mu[rows]
         shift = None
         if self.accumulate_dtype != torch.float64:  # float32 sums: centre on the running mean
@@ -526,11 +588,16 @@ class PrototypeStore:
 
     @staticmethod
     def _finish(lin: torch.Tensor, qm: torch.Tensor, kind: str, metric: str) -> torch.Tensor:
-        """Turn ``q'·p' + bias`` (``(n, m)``) into the metric's score, in place."""
+        """Turn ``q'·p' + bias`` (``(n, m)``) into the metric's score, in place.
+
+        ``d² = ||q'||² - 2(q'·p' + bias)`` is accurate to a few float32 roundings of ``||q'||²``
+        (as in any matmul-based distance): a query equal to a prototype may score ``-d²`` of about
+        ``-1e-7·||q'||²`` instead of 0.  ``||q'||²`` comes from ``vector_norm`` (one vectorised pass).
+        """
         if kind == "sim":
             return lin
         if kind == "sq":
-            lin.mul_(2.0).sub_(torch.bmm(qm[:, None, :], qm[:, :, None])[:, 0]).clamp_max_(0.0)  # -d²
+            lin.mul_(2.0).sub_(torch.linalg.vector_norm(qm, dim=1, keepdim=True).square_()).clamp_max_(0.0)  # -d²
         else:
             lin.mul_(2.0).clamp_max_(0.0)
         if metric in ("euclidean", "mahalanobis"):
@@ -605,7 +672,8 @@ class PrototypeStore:
         """The ``k`` closest classes per query: ``(scores, class_ids)``, each ``(N, k)``, best first.
 
         Ties go to the earlier inserted class.  Scores are those of :meth:`scores` (up to float32
-        rounding); in the fast precision modes they are recomputed in float32 from differences.
+        rounding); in the fast precision modes the answers are proved or recomputed in float32
+        (see ``precision``), and top-k scores (k > 1) are recomputed from differences.
         """
         q = self._check_query(queries, metric, mahalanobis)
         if k < 1:
@@ -616,37 +684,44 @@ class PrototypeStore:
             return self._topk_from_scores(q, k, metric, normalize_prototypes, mahalanobis, shrinkage)
         qmap, protos, bias, kind = lin
         qb, cb = self._blocks(len(protos))
-        fast = self.precision in ("tf32", "bf16")
         key = ("search", metric, normalize_prototypes, mahalanobis, shrinkage)
         search = self._cache.get(key)
         if search is None:
             search = self._cache[key] = BlockedSearch(protos, bias, qb, cb, self.precision)
-        rows_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
+        ids = self._ids()
+        ids_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
         scores_out = torch.empty(len(q), k, dtype=self.dtype, device=self.device)
-        step = len(q) if k == 1 and self.cpu_threads > 1 and not fast else qb
+
+        def finish(part, values, rows):  # runs in the search threads, as does the class-id lookup
+            return self._finish(values.to(self.dtype)[:, None], part, kind, metric)[:, 0], ids[rows]
+
+        step = len(q) if k == 1 and self.cpu_threads > 1 else qb
         for s in range(0, len(q), step):
             qm = qmap(q[s : s + step])
-            if not fast:
-                if k == 1 and self.cpu_threads > 1:
-                    def finish(part, values):
-                        return self._finish(values.to(self.dtype)[:, None], part, kind, metric)[:, 0]
-
-                    scores, rows = search.top1_threaded(qm, self.cpu_threads, finish)
-                    rows_out[s : s + step], scores_out[s : s + step] = rows[:, None], scores[:, None]
-                    continue
-                elif k == 1:
-                    vals, rows = search.top1(qm)
-                    vals, rows = vals[:, None], rows[:, None]
-                else:
-                    vals, rows = search.topk(qm, k)
-                scores = self._finish(vals.to(self.dtype), qm, kind, metric)
+            if k == 1:
+                search.top1_threaded(qm, self.cpu_threads, finish, (scores_out[s : s + step, 0], ids_out[s : s + step, 0]))
+                continue
+            if search.fast:
+                scores, rows = self._fast_topk(search, qm, protos, k, kind, metric)
             else:
-                cand = torch.sort(search.topk(qm, min(k + self.rerank, len(protos)))[1], dim=1).values
-                scores, pos = block_topk(self._exact(qm, protos, cand, kind, metric), k)
-                rows = cand.gather(1, pos)
-            rows_out[s : s + step], scores_out[s : s + step] = rows, scores
-        ids = self.class_ids.to(self.device)
-        return scores_out, ids[rows_out]
+                vals, rows = search.topk(qm, k)
+                scores = self._finish(vals.to(self.dtype), qm, kind, metric)
+            scores_out[s : s + step], ids_out[s : s + step] = scores, ids[rows]
+        return scores_out, ids_out
+
+    def _fast_topk(self, search, qm, protos, k, kind, metric):
+        """Top-k of the fast pass's ``k + rerank`` candidates rescored in float32 from differences;
+        queries whose candidates are not proved to hold the top-k are searched again in float32."""
+        fast_values, cand = search.topk(qm, min(k + self.rerank, len(protos)))
+        redo = (~search.proved_topk(qm, fast_values, k)).nonzero()[:, 0]
+        cand = torch.sort(cand, dim=1).values
+        scores, pos = block_topk(self._exact(qm, protos, cand, kind, metric), k)
+        rows = cand.gather(1, pos)
+        if len(redo):
+            cand = torch.sort(search.exact().topk(qm[redo], k)[1], dim=1).values
+            redo_scores, pos = block_topk(self._exact(qm[redo], protos, cand, kind, metric), k)
+            scores[redo], rows[redo] = redo_scores, cand.gather(1, pos)
+        return scores, rows
 
     def _exact(self, qm, protos, rows, kind, metric) -> torch.Tensor:
         """Float32 scores of ``qm`` against the prototype rows ``rows`` ``(n, k)``, from differences."""
@@ -669,7 +744,7 @@ class PrototypeStore:
         for s in range(0, len(q), step):
             block = self._reduce_to_classes(self._proto_scores(q[s : s + step], metric, normalize, mahalanobis, shrinkage))
             vals_out[s : s + step], rows_out[s : s + step] = block_topk(block, k)
-        return vals_out, self.class_ids.to(self.device)[rows_out]
+        return vals_out, self._ids()[rows_out]
 
     def similarity(
         self,
@@ -697,7 +772,7 @@ class PrototypeStore:
             own = torch.arange(s, s + len(block), device=self.device)
             block[torch.arange(len(block), device=self.device), own] = -float("inf")
             vals[s : s + step], rows[s : s + step] = block_topk(block, k)
-        return vals, self.class_ids.to(self.device)[rows]
+        return vals, self._ids()[rows]
 
     # ------------------------------------------------------------------ sampling
     def sample(

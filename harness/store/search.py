@@ -16,6 +16,19 @@ float32 rounding.  Ties go to the lower row: blocks are compared strictly (an ea
 a tie), and a query whose best value occurs in two groups of one block rescans that block with
 ``max``, which returns the first maximal index.  For ``k > 1`` each block's top-k is taken with
 ties broken towards the lower row and merged into the running top-k.
+
+Fast precisions (``"bf16"``; ``"tf32"`` on CUDA) are exact too: the fast pass only proposes, and a
+bound on its rounding decides which answers it has proved.  A bf16 (or TF32) score differs from
+the real ``q·p + b`` by at most ``ε = c · (||q||·||p|| + |b|)`` (Cauchy-Schwarz on the rounded inputs;
+``c`` covers rounding of both inputs to the fast format's unit roundoff ``u``, float32
+accumulation over ``D + 1`` terms and, for bf16, rounding of the result:
+``c = 4u + 2(D + 1)·2⁻²⁴``).  With ``P = max ||p||`` and ``B = max |b|``, ``ε_q = c·(||q||·P + B)``
+bounds every score of query ``q``.  Top-1: the winning group holds the true best whenever its
+fast value beats the best value outside it by more than ``2ε_q``; its rows are then rescored in
+float32.  Top-k: the ``k + rerank`` fast candidates hold the true top-k whenever the k-th
+candidate beats the last by more than ``2ε_q``.  Queries without that proof are searched again
+in float32.  The answers therefore equal the float32 search's; only the speed depends on the
+data (on the fraction of queries proved, counted in ``BlockedSearch.proved``).
 """
 
 from __future__ import annotations
@@ -27,6 +40,13 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 PRECISIONS = ("highest", "tf32", "bf16")
+FAST_MIN_ROWS = 1024
+UNIT_ROUNDOFF = {"bf16": 2.0**-8, "tf32": 2.0**-11}  # 8 and 11 significant bits
+
+
+def rounding_constant(precision: str, terms: int) -> float:
+    """``c`` of the module docstring: a fast score is within ``c·Σ|q_i p_i|`` of the real one."""
+    return 4 * UNIT_ROUNDOFF[precision] + 2 * terms * 2.0**-24
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -41,14 +61,21 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 @contextlib.contextmanager
 def matmul_precision(precision: str, device: torch.device):
-    """Allow TF32 tensor-core matmuls inside the block when ``precision == "tf32"`` on CUDA.
-
-    On CPU TF32 does not exist and the block runs in IEEE float32.
+    """On CUDA: allow TF32 tensor-core matmuls for ``"tf32"``; keep bf16 matmuls' reductions in
+    float32 for ``"bf16"``.  On CPU TF32 does not exist and the block runs in IEEE float32.
     """
-    if precision != "tf32" or device.type != "cuda":
+    if device.type != "cuda" or precision == "highest":
         yield
         return
     matmul = torch.backends.cuda.matmul
+    if precision == "bf16":  # the rounding bound assumes float32 accumulation (no bf16 split-K sums)
+        old = matmul.allow_bf16_reduced_precision_reduction
+        matmul.allow_bf16_reduced_precision_reduction = False
+        try:
+            yield
+        finally:
+            matmul.allow_bf16_reduced_precision_reduction = old
+        return
     if hasattr(matmul, "fp32_precision"):
         old = matmul.fp32_precision
         matmul.fp32_precision = "tf32"
@@ -103,7 +130,9 @@ class BlockedSearch:
     With 4096 rows or more the bias rides along in the matmul as an extra column
     (``[q, 1]·[p, bias]``) instead of ``addmm``'s separate pass over every block of scores.
     ``query_block × class_block`` scores is the working buffer; both are fixed by the caller so
-    that the buffer stays within the memory budget.
+    that the buffer stays within the memory budget.  In a fast precision the answers are proved
+    or searched again in float32 (module docstring); ``proved / searched`` counts the top-1
+    queries the fast pass proved.
     """
 
     def __init__(
@@ -117,8 +146,14 @@ class BlockedSearch:
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        self.precision = precision
-        compute = torch.bfloat16 if precision == "bf16" else protos.dtype
+        # TF32 exists only on CUDA: on CPU "tf32" is plain float32 and needs no proof.  Below
+        # FAST_MIN_ROWS rows the fast pass's per-query work (conversion, bound, rescoring) costs
+        # more than its cheaper matmul saves, so the search runs in float32.
+        self.fast = len(protos) >= FAST_MIN_ROWS and (
+            precision == "bf16" or (precision == "tf32" and protos.device.type == "cuda")
+        )
+        compute = torch.bfloat16 if self.fast and precision == "bf16" else protos.dtype
+        self.precision = precision if self.fast else "highest"
         self.compute = compute
         # many classes: the bias rides in the matmul; few classes: copying the queries would cost
         # as much as the matmul, so the bias is added by addmm
@@ -127,11 +162,22 @@ class BlockedSearch:
         p = torch.cat([protos, bias.to(protos.dtype)[:, None]], 1) if self.augmented else protos
         self.protos = p.to(compute).contiguous()
         self.protos_t = self.protos.T
+        # float32 rows for rescoring the fast pass's winners; the bound's constants
+        self.exact_protos = p.contiguous() if self.fast else self.protos
+        self.exact_bias = None if bias is None or self.augmented else (bias.to(protos.dtype) if self.fast else self.bias)
+        if self.fast:
+            self.rounding = rounding_constant(precision, protos.shape[1] + 1)
+            self.max_norm = float(torch.linalg.vector_norm(protos.float(), dim=1).max()) if len(protos) else 0.0
+            self.max_bias = float(bias.abs().max()) if bias is not None and len(bias) else 0.0
+        self._exact_twin = None
+        self.proved = self.searched = 0  # fast top-1 queries so far: proved by the fast pass, all
+        self._count_lock = threading.Lock()
         self.num = len(protos)
         self.query_block = max(1, query_block)
-        # top-1 groups: `group` rows spaced `stride` apart inside a block of class_block rows
-        self.group = group
+        # top-1 groups: `group` rows spaced `stride` apart inside a block of class_block rows; a
+        # fast search over one block proves single rows (groups of one)
         cb = max(1, min(class_block, self.num))
+        self.group = group = 1 if self.fast and self.num <= cb else group
         self.class_block = max(2 * group, -(-cb // group) * group)
         self.stride = self.class_block // group
         self._local = threading.local()
@@ -145,36 +191,62 @@ class BlockedSearch:
             )
         return buffer[: rows * cols].view(rows, cols)
 
-    def top1_threaded(self, q: torch.Tensor, threads: int, finish=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def exact(self) -> "BlockedSearch":
+        """The same search in the prototypes' own dtype (itself when not in a fast precision)."""
+        if not self.fast:
+            return self
+        if self._exact_twin is None:
+            protos = self.exact_protos[:, :-1] if self.augmented else self.exact_protos
+            bias = self.exact_protos[:, -1] if self.augmented else self.exact_bias
+            self._exact_twin = BlockedSearch(protos, bias, self.query_block, self.class_block, "highest", self.group)
+        return self._exact_twin
+
+    def _proved(self, q: torch.Tensor, lead: torch.Tensor, rival: torch.Tensor) -> torch.Tensor:
+        """Queries whose fast ``lead`` value beats the best ``rival`` by more than twice the bound."""
+        eps = self.rounding * (torch.linalg.vector_norm(q.float(), dim=1) * self.max_norm + self.max_bias)
+        return (lead.float() - rival.float()) > 2 * eps
+
+    def top1_threaded(self, q: torch.Tensor, threads: int, finish=None, out=None) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`top1` with the queries split between ``threads`` Python threads, each running
         single-threaded torch operations (CPU).
 
         Each thread works through its own blocks without waiting for the others, where
         torch's own threading meets at a barrier after every operation; on a busy machine those
         barriers cost the most.  torch's thread count is restored afterwards.  Each thread has its
-        own buffer, so the working memory is ``threads`` buffers.  ``finish(queries, values)``, if
-        given, maps each part's values inside its thread (while its queries are still in cache).
+        own buffer, so the working memory is ``threads`` buffers.  ``finish(queries, values, rows)``,
+        if given, maps each part's ``(values, rows)`` inside its thread (while its queries are
+        still in cache), and each thread writes its part of ``out = (values, rows)`` (allocated
+        here when ``None``).  Nothing else runs on the calling thread: a multi-threaded torch
+        operation there would leave OpenMP workers spinning on the cores the search threads need.
         """
-        finish = finish or (lambda part, values: values)
+        finish = finish or (lambda part, values, rows: (values, rows))
         if threads <= 1 or q.device.type != "cpu" or len(q) < 2 * threads:
-            values, rows = self.top1(q)
-            return finish(q, values), rows
-        parts = torch.tensor_split(q, threads)
+            values, rows = finish(q, *self.top1(q))
+            if out is None:
+                return values, rows
+            out[0].copy_(values)
+            out[1].copy_(rows)
+            return out
+        if out is None:
+            out = (torch.empty(len(q), dtype=self.compute), torch.empty(len(q), dtype=torch.long))
         old = torch.get_num_threads()
 
-        def work(part):
+        def work(part, values_out, rows_out):
             torch.set_num_threads(1)
-            values, rows = self.top1(part)
-            return finish(part, values), rows
+            values, rows = finish(part, *self.top1(part))
+            values_out.copy_(values)
+            rows_out.copy_(rows)
 
+        split = [torch.tensor_split(t, threads) for t in (q, *out)]
         try:
-            done = list(_pool(threads).map(work, parts))
+            for job in [_pool(threads).submit(work, *parts) for parts in zip(*split)]:
+                job.result()
         finally:
             torch.set_num_threads(old)
-        return torch.cat([v for v, _ in done]), torch.cat([r for _, r in done])
+        return out
 
-    def _queries(self, q: torch.Tensor) -> torch.Tensor:
-        q = q.to(self.compute)
+    def _queries(self, q: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        q = q.to(dtype or self.compute)
         return torch.cat([q, q.new_ones(len(q), 1)], 1) if self.augmented else q
 
     def _block(self, q: torch.Tensor, lo: int, hi: int, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -201,13 +273,15 @@ class BlockedSearch:
     def top1(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Best ``q·p + bias`` and its row for each query, ``(N,)`` each (ties: lower row)."""
         n = len(q)
-        values = torch.empty(n, dtype=self.compute, device=q.device)
+        values = torch.empty(n, dtype=self.exact_protos.dtype, device=q.device)
         result = torch.empty(n, dtype=torch.long, device=q.device)
         cb, g, stride = self.class_block, self.group, self.stride
+        proved = 0
         for s in range(0, n, self.query_block):
-            qa = self._queries(q[s : s + self.query_block])
+            part = q[s : s + self.query_block]
+            qa = self._queries(part)
             vals, rows = values[s : s + len(qa)], result[s : s + len(qa)]
-            if self.num <= cb:  # one block: a plain arg-max
+            if self.num <= cb and not self.fast:  # one block: a plain arg-max
                 torch.max(self._block(qa, 0, self.num), dim=1, out=(vals, rows))
                 continue
             starts = range(0, self.num, cb)
@@ -219,31 +293,56 @@ class BlockedSearch:
             best_b = top_v[:, :, 0].argmax(0)  # first maximal block: an earlier block keeps a tie
             ar = torch.arange(len(qa), device=q.device)
             best_g = top_j[best_b, ar, 0] + best_b * stride
-            best_tie = top_v[best_b, ar, 0] == top_v[best_b, ar, 1]  # best value in two groups
-            self._refine(qa, best_g, best_tie, vals, rows)
+            lead, runner_up = top_v[best_b, ar, 0], top_v[best_b, ar, 1]
+            if not self.fast:
+                self._rescore_groups(qa, best_g, vals, rows)
+                self._rescan_ties(qa, best_g // stride, lead == runner_up, vals, rows)
+                continue
+            rivals = top_v[:, :, 0].clone()
+            rivals[best_b, ar] = runner_up  # best value outside the winning group
+            ok = self._proved(part, lead, rivals.amax(0))
+            self._rescore_groups(self._queries(part, self.exact_protos.dtype), best_g, vals, rows)
+            redo = (~ok).nonzero()[:, 0]
+            if len(redo):
+                vals[redo], rows[redo] = self.exact().top1(part[redo])
+            proved += len(qa) - len(redo)
+        if self.fast:
+            with self._count_lock:
+                self.proved += proved
+                self.searched += n
         return values, result
 
-    def _refine(self, qa, best_g, tie, vals, rows) -> None:
-        """Rescan the winning group of each query; a query whose best value sits in two groups
-        of one block rescans the whole block, so that the lower row wins the tie."""
+    def _rescore_groups(self, qx, best_g, vals, rows) -> None:
+        """Score the winning group of each query with the exact rows and keep its best (first) row."""
         cb, g, stride = self.class_block, self.group, self.stride
-        block, j = best_g // stride, best_g % stride
-        members = (block * cb + j)[:, None] + stride * torch.arange(g, device=qa.device)  # (n, g), ascending
-        step = max(1, (1 << 20) // (g * qa.shape[1]))  # gathered rows: at most 4 MiB at a time
-        for s in range(0, len(qa), step):
-            m = members[s : s + step]
+        members = ((best_g // stride) * cb + best_g % stride)[:, None] + stride * torch.arange(g, device=qx.device)
+        step = max(1, (1 << 20) // (g * qx.shape[1]))  # gathered rows: at most 4 MiB at a time
+        for s in range(0, len(qx), step):
+            m = members[s : s + step]  # (n, g), ascending
             clamped = m.clamp_max(self.num - 1)
-            scores = torch.bmm(self.protos[clamped], qa[s : s + step, :, None])[:, :, 0]
-            if self.bias is not None:
-                scores += self.bias[clamped]
+            scores = torch.bmm(self.exact_protos[clamped], qx[s : s + step, :, None])[:, :, 0]
+            if self.exact_bias is not None:
+                scores += self.exact_bias[clamped]
             scores.masked_fill_(m >= self.num, -float("inf"))
             v, t = scores.max(1)
             vals[s : s + step] = v
             rows[s : s + step] = m.gather(1, t[:, None])[:, 0]
+
+    def _rescan_ties(self, qa, block, tie, vals, rows) -> None:
+        """A query whose best value sits in two groups of one block rescans the whole block, so
+        that the lower row wins the tie."""
+        cb = self.class_block
         for b in torch.unique(block[tie]).tolist():
             sel = (tie & (block == b)).nonzero()[:, 0]
             v, i = self._block(qa[sel], b * cb, (b + 1) * cb).max(1)
             vals[sel], rows[sel] = v, i + b * cb
+
+    def proved_topk(self, q: torch.Tensor, fast_values: torch.Tensor, k: int) -> torch.Tensor:
+        """Queries whose fast top-``m`` candidates (``fast_values``, ``(n, m)``, best first) surely
+        hold the real top-``k``: all of them when every row is a candidate."""
+        if not self.fast or fast_values.shape[1] >= self.num:
+            return torch.ones(len(q), dtype=torch.bool, device=q.device)
+        return self._proved(q, fast_values[:, k - 1], fast_values[:, -1])
 
     def topk(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Best ``k`` values of ``q·p + bias`` and their rows, ``(N, k)`` each, best first (ties: lower row)."""

@@ -10,6 +10,9 @@ the statistics of A ∪ B::
 
 The batch statistics are computed around a shift (the current mean of the row, or the first sample
 of a row that has none), so that summing in float32 loses no digits to a large common offset.
+
+With float64 accumulation the same update runs sample by sample in one go (:func:`merge_samples`):
+no per-row temporaries, a few passes over the batch.
 """
 
 from __future__ import annotations
@@ -84,6 +87,39 @@ def chan_merge(
     else:
         m2 = m2_a + m2_b + delta[:, :, None] * delta[:, None, :] * w[:, None, None]
     return n, mean, m2
+
+
+def merge_samples(
+    n: torch.Tensor,
+    mean: torch.Tensor,
+    m2: torch.Tensor | None,
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    scratch: torch.Tensor | None = None,
+) -> None:
+    """Merge samples ``x`` (B, D) into rows ``rows`` (B,) of float64 statistics, in place.
+
+    Every sample uses its row's old mean ``μ`` and new count ``n'``::
+
+        μ'  = μ + Σ (x - μ) / n'
+        M2' = M2 + Σ (x - μ) ∘ (x - μ')      (diagonal M2)
+
+    which is the pairwise update above: ``Σ (x - μ)/n' = δ n_b / n'`` and
+    ``Σ (x - μ)(x - μ') = M2_b + δ² n_a n_b / n'``.  Rows may repeat; ``x`` may be float32.
+    ``scratch`` (at least ``(2, B, D)``, the statistics' dtype) is reused for the temporaries:
+    fresh batch-sized allocations cost page faults on every call.
+    """
+    b = len(rows)
+    if scratch is None or scratch.shape[1] < b:
+        scratch = mean.new_empty((2, b, mean.shape[1]))
+    dev, other = scratch[0, :b], scratch[1, :b]
+    n.index_add_(0, rows, torch.ones(b, dtype=n.dtype, device=n.device))
+    torch.index_select(mean, 0, rows, out=dev).neg_().add_(x)  # x - μ, before any row moves
+    torch.mul(dev, n[rows].reciprocal_()[:, None], out=other)
+    mean.index_add_(0, rows, other)
+    if m2 is not None:
+        torch.index_select(mean, 0, rows, out=other).neg_().add_(x)  # x - μ'
+        m2.index_add_(0, rows, dev.mul_(other))
 
 
 def merge_groups(
