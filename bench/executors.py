@@ -1,6 +1,6 @@
 """Executor benchmark: one 16-job board run by the ``local`` executor and by ``process`` with 2 workers.
 
-    python bench/executors.py [--epochs 8] [--workers 2] [--repeats 2]
+    python bench/executors.py [--epochs 60] [--workers 2] [--repeats 2]
 
 ``local`` runs once with torch's default thread count and once with one thread
 (``OMP_NUM_THREADS=1``), the setting each of the 2 workers gets. The board (digits; cil 4+2×3 and
@@ -59,7 +59,11 @@ def run(config: Path, output: Path, *executor: str, threads: int | None = None) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8, help="epochs per step of the fine-tuned MLP (job length)")
+    parser.add_argument(
+        "--epochs", type=int, default=60,
+        help="epochs per step of the fine-tuned MLP: the job length (60: about 1-3 s per job on one core; "
+        "at 8, jobs of 0.2-0.4 s leave little but start-up to parallelise)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="rounds; the configurations alternate within a round")
     args = parser.parse_args()

@@ -95,6 +95,11 @@ def cmd_run(
     only: list[str] | None = None,
     exclude: list[str] | None = None,
 ) -> int:
+    from harness.executors import forkserver
+
+    if forkserver.board_uses_forkserver(config_path, _executor_override(executor, workers)):
+        forkserver.start()  # its workers' imports run while this process imports and checks the board
+
     from tqdm.auto import tqdm
 
     from harness.config import load_config

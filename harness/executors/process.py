@@ -9,6 +9,7 @@ from typing import Iterator, Literal
 
 from pydantic import Field
 
+from harness.executors import forkserver
 from harness.executors.base import Executor, Outcome, attempt
 from harness.params import Params
 from harness.registry import EXECUTORS
@@ -35,12 +36,9 @@ class ProcessParams(Params):
 
 
 def _init_worker(threads: int) -> None:
-    import torch
+    from harness.executors._worker_warmup import warm_worker  # imported already in fork-server workers
 
-    from harness.registry import load_builtins
-
-    torch.set_num_threads(threads)
-    load_builtins()
+    warm_worker(threads)
 
 
 @EXECUTORS.register("process")
@@ -60,7 +58,7 @@ class ProcessExecutor(Executor):
         workers, threads = self.sizes()
         context = multiprocessing.get_context(self.params.start_method)
         if self.params.start_method == "forkserver":
-            context.set_forkserver_preload(["harness.runner"])  # workers fork from a server that imported torch once
+            forkserver.start(context)  # workers fork from a server that imported torch once (maybe started already)
         pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_init_worker, initargs=(threads,))
         try:
             pending = {pool.submit(attempt, job): job for job in jobs}

@@ -1,0 +1,27 @@
+"""Warm starts for the ``process`` executor's workers.
+
+The fork server imports this module once, so that every worker forks with torch, the runner and
+the registered modules already imported (:data:`harness.executors.forkserver.WORKER_PRELOAD`).
+Each worker then calls :func:`warm_worker`, which pays in parallel, one worker per core, for two
+imports a job would otherwise pay on its first use: the modules behind a first optimizer step
+(torch imports its compiler stack lazily there, over a second) and scikit-learn's dataset loaders
+(used by the built-in tabular datasets).  Kept out of the server, they would delay every worker.
+"""
+
+import torch
+
+import harness.runner  # noqa: F401  (the job runner and everything it imports)
+from harness.registry import load_builtins
+
+load_builtins()
+
+
+def warm_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+    param = torch.zeros(1, requires_grad=True)
+    param.grad = torch.ones(1)
+    torch.optim.SGD([param], lr=0.1).step()
+    try:
+        import sklearn.datasets  # noqa: F401
+    except ImportError:  # scikit-learn is a dependency; a trimmed install only loses the warm start
+        pass

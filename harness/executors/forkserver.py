@@ -1,0 +1,39 @@
+"""Starting the ``process`` executor's fork server early, while the command line is still busy.
+
+The server imports :mod:`harness.executors._worker_warmup` (torch and the rest, a few seconds) in its own
+process.  Started before the board is parsed, that import runs alongside the command line's own
+imports instead of after them; the pool later connects to the same server.  Only the standard
+library and PyYAML are imported here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+WORKER_PRELOAD = ["harness.executors._worker_warmup"]
+
+
+def start(context: Any = None) -> None:
+    """Start the fork server now (no-op when it runs); it preloads :data:`WORKER_PRELOAD`."""
+    context = context or multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
+def board_uses_forkserver(config_path: str | Path, override: dict | None) -> bool:
+    """Best guess, from the raw YAML and the command line's executor override, whether the run will
+    use the ``process`` executor with fork-server workers.  Errors are left to the config check."""
+    import yaml
+
+    try:
+        executor = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")).get("executor", "local")
+    except Exception:  # noqa: BLE001 - unreadable or malformed: the config check reports it
+        return False
+    entry = {"name": executor} if isinstance(executor, str) else executor if isinstance(executor, dict) else {}
+    if override:
+        entry = {**entry, **override} if entry.get("name") == override.get("name") else dict(override)
+    return entry.get("name") == "process" and entry.get("start_method", "forkserver") == "forkserver"
