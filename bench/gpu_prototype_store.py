@@ -8,7 +8,8 @@ a table:
    ``highest`` (float32), ``tf32`` and ``bf16`` precision (a fast pass whose answers are proved
    by a rounding bound or searched again in float32; the share proved is printed), and for a
    plain bf16 matmul + argmax;
-2. achieved TFLOP/s (``2·N·C·D`` per search) of the store's top-1 query path, a naive chunked
+2. achieved TFLOP/s (``2·N·C·D`` per search) of the store's top-1 query path (torch's blocked
+   search, and the fused Triton matmul + arg-max, ``kernel="triton"``, where it runs), a naive chunked
    matmul + argmax and ``torch.cdist`` + argmin, each as a fraction of a plain matmul
    (``(chunk, D) @ (D, C)`` into a preallocated buffer) measured in the same run and precision;
 3. streaming update throughput (features/s) of ``store.update`` and of a bare ``index_add_`` of
@@ -29,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.prototype_store import PrototypeStore  # noqa: E402
+from harness.store.fused_top1 import unavailable_reason  # noqa: E402
 from harness.store.search import matmul_precision  # noqa: E402
 
 PRECISIONS = ("highest", "tf32", "bf16")
@@ -105,8 +107,13 @@ def cdist_argmin(means, queries, chunk, precision):
     return run
 
 
-def store_for(means, precision, budget):
-    store = PrototypeStore(means.shape[1], device=means.device, precision=precision, memory_budget_bytes=budget)
+def kernels(device) -> list[str]:
+    """The top-1 kernels to measure: torch's blocked search, and the fused Triton one where it runs."""
+    return ["torch"] if unavailable_reason(device) else ["torch", "triton"]
+
+
+def store_for(means, precision, budget, kernel="torch"):
+    store = PrototypeStore(means.shape[1], device=means.device, precision=precision, memory_budget_bytes=budget, kernel=kernel)
     store.set_means(range(len(means)), means)
     return store
 
@@ -117,15 +124,16 @@ def part_correctness(means, queries, args, device):
     cpu = reference_top1(means.cpu(), check[:256].cpu())
     cross = int((cpu == ref[:256].cpu()).sum())
     rows = []
-    for p in PRECISIONS:
-        store = store_for(means, p, args.budget)
-        got = store.topk(check, 1, "sqeuclidean")[1][:, 0]
-        searches = [v for k, v in store._cache.items() if k[0] == "search" and v.fast]
-        proved = f"  (fast pass proved {sum(v.proved for v in searches) / max(1, sum(v.searched for v in searches)):.3%})" if searches else ""
-        rows.append((f"store {p}{proved}", int((got == ref).sum())))
+    for kernel in kernels(device):
+        for p in PRECISIONS:
+            store = store_for(means, p, args.budget, kernel)
+            got = store.topk(check, 1, "sqeuclidean")[1][:, 0]
+            searches = [v for k, v in store._cache.items() if k[0] == "search" and v.fast]
+            proved = f"  (fast pass proved {sum(v.proved for v in searches) / max(1, sum(v.searched for v in searches)):.3%})" if searches else ""
+            rows.append((f"store {p} {kernel}{proved}", int((got == ref).sum())))
     chunk = max(1, min(len(check), args.budget // (4 * len(means))))
     rows.append(("plain bf16 matmul + argmax", int((naive_argmax(means, check, chunk, "bf16")() == ref).sum())))
-    print(f"\n[1] top-1 agreement with float64 (C={len(means):,}, {len(check):,} queries; the {device.type} float64 reference equals the CPU float64 one on {cross}/256)")
+    print(f"\n[1] top-1 agreement with float64 (C={len(means):,}, {len(check):,} queries; the {device.type} float64 reference equals the CPU float64 one on {cross}/{len(cpu)})")
     for name, agree in rows:
         print(f"  {name:52s} {agree:>8,}/{len(check):,}  {100 * agree / len(check):8.3f} %")
     return rows
@@ -136,16 +144,21 @@ def part_throughput(means, queries, args, device):
     flops = 2.0 * len(queries) * c * d
     chunk = max(1, min(len(queries), args.budget // (4 * c)))
     print(f"\n[2] TFLOP/s, C={c:,} D={d} N={len(queries):,} (plain matmul and naive paths: {chunk:,} queries per chunk)")
-    print(f"  {'precision':9s} {'plain matmul':>13s} {'store top-1':>12s} {'naive argmax':>13s} {'cdist':>8s}")
+    print(f"  {'precision':9s} {'plain matmul':>13s} {'store top-1':>12s} {'store, Triton':>14s} {'naive argmax':>13s} {'cdist':>8s}")
     out = {}
     for p in PRECISIONS:
         store = store_for(means, p, args.budget)
         t_mm = timed(plain_matmul(means, queries, chunk, p), device, args.repeats)
         t_store = timed(lambda: store.topk(queries, 1, "sqeuclidean"), device, args.repeats)
+        if "triton" in kernels(device):
+            fused = store_for(means, p, args.budget, "triton")
+            t_fused = timed(lambda: fused.topk(queries, 1, "sqeuclidean"), device, args.repeats)
+        else:
+            t_fused = float("nan")
         t_naive = timed(naive_argmax(means, queries, chunk, p), device, args.repeats)
         t_cdist = timed(cdist_argmin(means, queries, chunk, p), device, args.repeats) if p != "bf16" else float("nan")
         peak = flops / t_mm / 1e12
-        cells = [flops / t / 1e12 for t in (t_store, t_naive, t_cdist)]
+        cells = [flops / t / 1e12 for t in (t_store, t_fused, t_naive, t_cdist)]
         out[p] = (peak, *cells)
         print(f"  {p:9s} {peak:13.4g} " + " ".join(f"{v:8.4g} ({v / peak:4.2f})" for v in cells))
     return out
@@ -189,6 +202,8 @@ def main(argv=None):
     args.budget = args.budget_mib * 2**20
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device: {name}; torch {torch.__version__}")
+    if unavailable_reason(device):
+        print(f"fused Triton top-1 not measured: {unavailable_reason(device)}")
     for c in args.classes:
         means, queries = make_data(c, args.queries, args.dim, device)
         print(f"\n=== C = {c:,}")

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 
 from harness.store import serialization
 from harness.store.covariance import shrink, whitening
-from harness.store.search import PRECISIONS, BlockedSearch, block_topk
+from harness.store.fused_top1 import unavailable_reason
+from harness.store.search import KERNELS, PRECISIONS, BlockedSearch, block_topk
 from harness.store.streaming import COVARIANCE_KINDS, batch_moments, chan_merge, first_positions, merge_groups, merge_samples
 
 Metric = Literal["euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis"]
@@ -90,6 +91,9 @@ class PrototypeStore:
         cpu_threads: top-1 on CPU splits the queries between this many Python threads, each
             running single-threaded torch operations (``None``: ``torch.get_num_threads()``;
             1: torch's own threading).  torch's thread count is restored afterwards.
+        kernel: top-1 by blocks of torch operations (``"torch"``) or by a fused Triton matmul +
+            arg-max that never writes a block of scores (``"triton"``; CUDA and float32 only,
+            ``harness/store/fused_top1.py``; other queries use the torch path either way).
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class PrototypeStore:
         class_block: int | None = None,
         rerank: int = 8,
         cpu_threads: int | None = None,
+        kernel: str = "torch",
     ):
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
@@ -118,6 +123,13 @@ class PrototypeStore:
             raise ValueError(f"memory_budget_bytes must be positive, got {memory_budget_bytes}")
         self.dim = dim
         self.device = resolve_store_device(device)
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")
+        if kernel == "triton":
+            reason = unavailable_reason(self.device) or (None if dtype == torch.float32 else "it needs dtype float32")
+            if reason:
+                raise ValueError(f"kernel='triton' cannot be used: {reason}; use kernel='torch'")
+        self.kernel = kernel
         self.dtype = dtype
         self.memory_budget_bytes = int(memory_budget_bytes)
         self.covariance_kind = covariance
@@ -687,7 +699,7 @@ class PrototypeStore:
         key = ("search", metric, normalize_prototypes, mahalanobis, shrinkage)
         search = self._cache.get(key)
         if search is None:
-            search = self._cache[key] = BlockedSearch(protos, bias, qb, cb, self.precision)
+            search = self._cache[key] = BlockedSearch(protos, bias, qb, cb, self.precision, kernel=self.kernel)
         ids = self._ids()
         ids_out = torch.empty(len(q), k, dtype=torch.long, device=self.device)
         scores_out = torch.empty(len(q), k, dtype=self.dtype, device=self.device)

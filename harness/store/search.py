@@ -40,7 +40,9 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 PRECISIONS = ("highest", "tf32", "bf16")
+KERNELS = ("torch", "triton")  # top-1 by blocks of torch operations, or by the fused Triton kernel
 FAST_MIN_ROWS = 1024
+_FUSED_CHUNK = 1 << 16  # queries per call of the fused kernel
 UNIT_ROUNDOFF = {"bf16": 2.0**-8, "tf32": 2.0**-11}  # 8 and 11 significant bits
 
 
@@ -143,9 +145,13 @@ class BlockedSearch:
         class_block: int,
         precision: str = "highest",
         group: int = 8,
+        kernel: str = "torch",
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; use one of {', '.join(KERNELS)}")
+        self.kernel = kernel
         # TF32 exists only on CUDA: on CPU "tf32" is plain float32 and needs no proof.  Below
         # FAST_MIN_ROWS rows the fast pass's per-query work (conversion, bound, rescoring) costs
         # more than its cheaper matmul saves, so the search runs in float32.
@@ -198,7 +204,9 @@ class BlockedSearch:
         if self._exact_twin is None:
             protos = self.exact_protos[:, :-1] if self.augmented else self.exact_protos
             bias = self.exact_protos[:, -1] if self.augmented else self.exact_bias
-            self._exact_twin = BlockedSearch(protos, bias, self.query_block, self.class_block, "highest", self.group)
+            self._exact_twin = BlockedSearch(
+                protos, bias, self.query_block, self.class_block, "highest", self.group, self.kernel
+            )
         return self._exact_twin
 
     def _proved(self, q: torch.Tensor, lead: torch.Tensor, rival: torch.Tensor) -> torch.Tensor:
@@ -220,7 +228,8 @@ class BlockedSearch:
         operation there would leave OpenMP workers spinning on the cores the search threads need.
         """
         finish = finish or (lambda part, values, rows: (values, rows))
-        if threads <= 1 or q.device.type != "cpu" or len(q) < 2 * threads:
+        # the Triton kernel runs on CPU only in Triton's interpreter, which is not thread-safe
+        if threads <= 1 or q.device.type != "cpu" or len(q) < 2 * threads or self.kernel == "triton":
             values, rows = finish(q, *self.top1(q))
             if out is None:
                 return values, rows
@@ -272,6 +281,8 @@ class BlockedSearch:
 
     def top1(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Best ``q·p + bias`` and its row for each query, ``(N,)`` each (ties: lower row)."""
+        if self.kernel == "triton":
+            return self._top1_fused(q)
         n = len(q)
         values = torch.empty(n, dtype=self.exact_protos.dtype, device=q.device)
         result = torch.empty(n, dtype=torch.long, device=q.device)
@@ -310,6 +321,36 @@ class BlockedSearch:
             with self._count_lock:
                 self.proved += proved
                 self.searched += n
+        return values, result
+
+    def _top1_fused(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`top1` by the fused Triton kernel (``harness/store/fused_top1.py``): it returns
+        each query's best value, row and runner-up, so a fast precision proves single rows."""
+        from harness.store.fused_top1 import fused_top1
+
+        values = torch.empty(len(q), dtype=self.exact_protos.dtype, device=q.device)
+        result = torch.empty(len(q), dtype=torch.long, device=q.device)
+        proved = 0
+        for s in range(0, len(q), _FUSED_CHUNK):  # bounds the prepared (converted, augmented) copy
+            part = q[s : s + _FUSED_CHUNK]
+            vals, rows = values[s : s + len(part)], result[s : s + len(part)]
+            best, winner, runner_up = fused_top1(self._queries(part), self.protos, self.exact_bias, self.precision)
+            rows.copy_(winner)
+            if not self.fast:
+                vals.copy_(best)
+                continue
+            qx = self._queries(part, self.exact_protos.dtype)
+            vals.copy_(torch.linalg.vecdot(self.exact_protos[winner], qx))
+            if self.exact_bias is not None:
+                vals += self.exact_bias[winner]
+            redo = (~self._proved(part, best, runner_up)).nonzero()[:, 0]
+            if len(redo):
+                vals[redo], rows[redo] = self.exact().top1(part[redo])
+            proved += len(part) - len(redo)
+        if self.fast:
+            with self._count_lock:
+                self.proved += proved
+                self.searched += len(q)
         return values, result
 
     def _rescore_groups(self, qx, best_g, vals, rows) -> None:
