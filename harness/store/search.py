@@ -313,15 +313,23 @@ class BlockedSearch:
             rivals[best_b, ar] = runner_up  # best value outside the winning group
             ok = self._proved(part, lead, rivals.amax(0))
             self._rescore_groups(self._queries(part, self.exact_protos.dtype), best_g, vals, rows)
-            redo = (~ok).nonzero()[:, 0]
-            if len(redo):
-                vals[redo], rows[redo] = self.exact().top1(part[redo])
-            proved += len(qa) - len(redo)
+            proved += self._search_unproved(part, ok, vals, rows)
+        self._count_proved(proved, n)
+        return values, result
+
+    def _search_unproved(self, part, ok, vals, rows) -> int:
+        """Search the queries of ``part`` that the fast pass did not prove (``~ok``) again in
+        float32, into ``vals`` and ``rows``; returns how many were proved."""
+        redo = (~ok).nonzero()[:, 0]
+        if len(redo):
+            vals[redo], rows[redo] = self.exact().top1(part[redo])
+        return len(part) - len(redo)
+
+    def _count_proved(self, proved: int, searched: int) -> None:
         if self.fast:
             with self._count_lock:
                 self.proved += proved
-                self.searched += n
-        return values, result
+                self.searched += searched
 
     def _top1_fused(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`top1` by the fused Triton kernel (``harness/store/fused_top1.py``): it returns
@@ -343,14 +351,8 @@ class BlockedSearch:
             vals.copy_(torch.linalg.vecdot(self.exact_protos[winner], qx))
             if self.exact_bias is not None:
                 vals += self.exact_bias[winner]
-            redo = (~self._proved(part, best, runner_up)).nonzero()[:, 0]
-            if len(redo):
-                vals[redo], rows[redo] = self.exact().top1(part[redo])
-            proved += len(part) - len(redo)
-        if self.fast:
-            with self._count_lock:
-                self.proved += proved
-                self.searched += len(q)
+            proved += self._search_unproved(part, self._proved(part, best, runner_up), vals, rows)
+        self._count_proved(proved, len(q))
         return values, result
 
     def _rescore_groups(self, qx, best_g, vals, rows) -> None:
