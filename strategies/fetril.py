@@ -47,7 +47,7 @@ from harness.prototype_store import PrototypeStore
 from harness.registry import STRATEGIES
 from harness.strategy import Strategy
 from harness.training import BackboneParams, SessionBackbone
-from harness.training.networks import arch_input_problem
+from harness.training.networks import arch_field_problem
 from harness.training.linear_probe import train_linear_layer
 
 
@@ -131,8 +131,7 @@ pseudo-features of every past class.
 
     @classmethod
     def input_problem(cls, params, input_shape):
-        problem = arch_input_problem(params.backbone.arch, input_shape)
-        return ("backbone.arch", problem) if problem else None
+        return arch_field_problem("backbone.arch", params.backbone.arch, input_shape)
 
     def __init__(self, params: FeTrILParams, context):
         super().__init__(params, context)

@@ -22,7 +22,7 @@ from harness.params import Params
 from harness.prototype_store import PrototypeStore
 from harness.registry import STRATEGIES
 from harness.strategy import Strategy
-from harness.training.networks import arch_input_problem, build_network
+from harness.training.networks import arch_field_problem, build_network
 from harness.training.params import BackboneParams
 
 ROTATIONS = 4
@@ -78,8 +78,7 @@ class NAPAVQ(Strategy):
 
     @classmethod
     def input_problem(cls, params, input_shape):
-        problem = arch_input_problem(params.arch, input_shape)
-        return ("arch", problem) if problem else None
+        return arch_field_problem("arch", params.arch, input_shape)
 
     def __init__(self, params: NAPAVQParams, context):
         super().__init__(params, context)

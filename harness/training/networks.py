@@ -114,6 +114,13 @@ def arch_input_problem(arch: str, in_shape: tuple[int, ...]) -> str | None:
     return None
 
 
+def arch_field_problem(field: str, arch: str, in_shape: tuple[int, ...]) -> tuple[str, str] | None:
+    """:meth:`harness.strategy.Strategy.input_problem` for a strategy whose network is the
+    parameter ``field`` (e.g. ``"backbone.arch"``): ``(field, why)``, or None."""
+    problem = arch_input_problem(arch, in_shape)
+    return (field, problem) if problem else None
+
+
 def build_network(params: BackboneParams, in_shape: tuple[int, ...]) -> nn.Module:
     """The network ``params.arch`` names for inputs of shape ``in_shape`` (one sample)."""
     problem = arch_input_problem(params.arch, in_shape)
