@@ -31,6 +31,7 @@ from harness.store.streaming import COVARIANCE_KINDS, batch_moments, chan_merge,
 Metric = Literal["euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis"]
 METRICS = ("euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis")
 _UPDATE_CHUNK = 1 << 16  # rows summed before each pairwise merge (bounds float32 summation error)
+_CPU_WHOLE_BLOCK = 1 << 14  # up to this many classes a CPU float32 search scores all classes at once
 _SAMPLE_CHUNK = 1 << 13  # rows per sample-wise float64 merge (its two scratch buffers: 2 x rows x D)
 
 
@@ -512,7 +513,11 @@ class PrototypeStore:
         """(query_block, class_block) for ``num`` prototype rows within the memory budget."""
         elem = torch.finfo(self.dtype).bits // 8
         cuda = self.device.type == "cuda"
-        cb = self.class_block or (num if cuda else 1024)
+        # CPU, float32, up to 16k classes: one block of all classes and a plain arg-max, which measured
+        # 1.0-1.6x faster than 1024-class blocks with group maxima at 1k-10k classes (the bf16
+        # search keeps 1024-class blocks: its groups are what the rounding proof works on)
+        whole = cuda or (num <= _CPU_WHOLE_BLOCK and self.precision != "bf16")
+        cb = self.class_block or (num if whole else 1024)
         cb = max(1, min(cb, num, self.memory_budget_bytes // elem))
         # CPU: blocks of 4M scores (16 MiB, as faiss's 4096 x 1024) keep the GEMM efficient and the
         # number of parallel regions small; CUDA: 16k queries per block
