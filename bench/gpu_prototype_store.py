@@ -128,8 +128,8 @@ def part_correctness(means, queries, args, device):
         for p in PRECISIONS:
             store = store_for(means, p, args.budget, kernel)
             got = store.topk(check, 1, "sqeuclidean")[1][:, 0]
-            searches = [v for k, v in store._cache.items() if k[0] == "search" and v.fast]
-            proved = f"  (fast pass proved {sum(v.proved for v in searches) / max(1, sum(v.searched for v in searches)):.3%})" if searches else ""
+            counts = store.fast_pass_counts()
+            proved = f"  (fast pass proved {counts[0] / max(1, counts[1]):.3%})" if counts else ""
             rows.append((f"store {p} {kernel}{proved}", int((got == ref).sum())))
     chunk = max(1, min(len(check), args.budget // (4 * len(means))))
     rows.append(("plain bf16 matmul + argmax", int((naive_argmax(means, check, chunk, "bf16")() == ref).sum())))

@@ -117,10 +117,10 @@ def build_methods(means: torch.Tensor, budget: int, faiss, sklearn_nc, avalanche
 
 def proved_fraction(store: PrototypeStore) -> str:
     """Share of the bf16 store's top-1 queries that the fast pass proved (the rest ran in float32)."""
-    searches = [v for k, v in store._cache.items() if k[0] == "search"]
-    proved, searched = sum(s.proved for s in searches), sum(s.searched for s in searches)
-    if not any(s.fast for s in searches):
+    counts = store.fast_pass_counts()
+    if counts is None:
         return "bf16 not used below the size threshold: the search ran in float32"
+    proved, searched = counts
     return f"bf16 pass proved {proved / max(searched, 1):.4%} of {searched:,} top-1 answers; the rest ran in float32"
 
 

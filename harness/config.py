@@ -224,6 +224,15 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError("", f"YAML syntax error{where}: {problem}") from None
 
 
+def executor_entry(executor: Any, override: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A board's ``executor`` value as a mapping with ``name``, after the command line's
+    ``override``: that replaces it, or, naming the same executor, overrides only its parameters."""
+    current = {"name": executor} if isinstance(executor, str) else dict(executor) if isinstance(executor, dict) else {}
+    if override is None:
+        return current
+    return {**current, **override} if current.get("name") == override.get("name") else dict(override)
+
+
 def parse_config(
     data: Any, source: Path | None = None, output: Path | None = None, executor: dict[str, Any] | None = None
 ) -> BoardConfig:
@@ -235,9 +244,7 @@ def parse_config(
     if not isinstance(data, dict):
         raise ConfigError("", f"the config must be a mapping with keys {', '.join(BoardModel.model_fields)}; got {type(data).__name__}")
     if executor is not None:
-        current = data.get("executor", "local")
-        current = {"name": current} if isinstance(current, str) else dict(current) if isinstance(current, dict) else {}
-        data = {**data, "executor": {**current, **executor} if current.get("name") == executor.get("name") else dict(executor)}
+        data = {**data, "executor": executor_entry(data.get("executor", "local"), executor)}
     try:
         board = BoardModel.model_validate(data)
     except ValidationError as err:

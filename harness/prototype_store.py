@@ -726,6 +726,14 @@ class PrototypeStore:
             scores_out[s : s + step], ids_out[s : s + step] = scores, ids[rows]
         return scores_out, ids_out
 
+    def fast_pass_counts(self) -> tuple[int, int] | None:
+        """``(proved, searched)``: top-1 queries that the fast precision's pass proved, of those it
+        searched, since the statistics last changed; None when no search used a fast pass."""
+        searches = [v for k, v in self._cache.items() if k[0] == "search" and v.fast]
+        if not searches:
+            return None
+        return sum(s.proved for s in searches), sum(s.searched for s in searches)
+
     def _fast_topk(self, search, qm, protos, k, kind, metric):
         """Top-k of the fast pass's ``k + rerank`` candidates rescored in float32 from differences;
         queries whose candidates are not proved to hold the top-k are searched again in float32."""

@@ -2,8 +2,8 @@
 
 The server imports :mod:`harness.executors._worker_warmup` (torch and the rest, a few seconds) in its own
 process.  Started before the board is parsed, that import runs alongside the command line's own
-imports instead of after them; the pool later connects to the same server.  Only the standard
-library and PyYAML are imported here.
+imports instead of after them; the pool later connects to the same server.  Nothing heavy is
+imported here: the standard library and the board's YAML reader (no torch).
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ def start(context: Any = None) -> None:
 def board_uses_forkserver(config_path: str | Path, override: dict | None) -> bool:
     """Best guess, from the raw YAML and the command line's executor override, whether the run will
     use the ``process`` executor with fork-server workers.  Errors are left to the config check."""
-    import yaml
+    from harness.config import executor_entry, read_yaml
 
     try:
-        executor = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")).get("executor", "local")
+        board = read_yaml(Path(config_path))
     except Exception:  # noqa: BLE001 - unreadable or malformed: the config check reports it
         return False
-    entry = {"name": executor} if isinstance(executor, str) else executor if isinstance(executor, dict) else {}
-    if override:
-        entry = {**entry, **override} if entry.get("name") == override.get("name") else dict(override)
+    entry = executor_entry(board.get("executor", "local") if isinstance(board, dict) else None, override)
     return entry.get("name") == "process" and entry.get("start_method", "forkserver") == "forkserver"
