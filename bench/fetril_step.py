@@ -26,9 +26,9 @@ import time
 import numpy as np
 import torch
 
-from harness.experience import Experience
-from harness.prototype_store import PrototypeStore
-from harness.strategy import StrategyContext
+from harness.api.experience import Experience
+from harness.store.prototype_store import PrototypeStore
+from harness.api.strategy import StrategyContext
 from strategies.fetril import FeTrIL, FeTrILParams, closest_new_classes, pseudo_features
 
 

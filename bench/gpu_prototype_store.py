@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.prototype_store import PrototypeStore  # noqa: E402
+from harness.store.prototype_store import PrototypeStore  # noqa: E402
 from harness.store.fused_top1 import unavailable_reason  # noqa: E402
 from harness.store.search import matmul_precision  # noqa: E402
 

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.prototype_store import PrototypeStore  # noqa: E402
+from harness.store.prototype_store import PrototypeStore  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -18,8 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.cache_cli import add_cache_parser, cmd_cache
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
 COMMANDS = ("run", "list", "cache")
@@ -49,11 +48,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_list(kind: str | None = None, pattern: str = "*") -> int:
-    from harness.plugins import load_all
-    from harness.registry import ALL
+def add_cache_parser(sub) -> None:
+    cache = sub.add_parser("cache", help="list or clear the feature cache")
+    cache.add_argument("action", choices=("list", "clear"), help="list the entries, or remove them all")
+    cache.add_argument("--dir", help="cache folder (default: $OWLBENCH_CACHE_DIR or ~/.cache/owlbench/features)")
 
-    for problem in load_all():  # built-ins and installed plugins
+
+def cmd_cache(action: str, directory: str | None = None) -> int:
+    from harness.backbones.feature_cache import FeatureCache  # imports torch: only when the command runs
+
+    cache = FeatureCache(Path(directory) if directory else None)
+    if action == "clear":
+        print(f"removed {cache.clear()} entries from {cache.root}")
+        return 0
+    entries = cache.entries() if cache.root.is_dir() else []
+    print(f"{cache.root}: {len(entries)} entries")
+    if entries:
+        print(f"  {'key':<32}  {'dataset':<14} {'split':<5} {'backbone':<18} {'shape':<12} {'MB':>7} {'hits':>5} {'misses':>6}")
+    total = 0
+    for e in entries:
+        if e.get("unreadable"):
+            print(f"  {e['key']:<32}  (unreadable record)")
+            continue
+        d = e["description"]
+        total += e["bytes"]
+        shape = "×".join(str(s) for s in e["shape"])
+        print(
+            f"  {e['key']:<32}  {d['dataset']['name']:<14} {d['split']:<5} {d['backbone']['name']:<18} {shape:<12} "
+            f"{e['bytes'] / 1e6:7.1f} {e['events'].get('hit', 0):5d} {e['events'].get('miss', 0):6d}"
+        )
+    if entries:
+        print(f"  total {total / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_list(kind: str | None = None, pattern: str = "*") -> int:
+    from harness.api.registry import ALL, load_all_plugins
+
+    for problem in load_all_plugins():  # built-ins and installed plugins
         print(f"warning: {problem}", file=sys.stderr)
     for name, registry in ALL.items():
         if (kind and kind != name) or (not kind and len(registry) == 0):
@@ -74,17 +106,6 @@ def _executor_override(name: str | None, workers: int | None) -> dict | None:
     return override
 
 
-def _remove_stale_staging(board_dir: Path, jobs) -> None:
-    """Staging folders (``.<job-id>.*``) left by a sweep that was killed mid-job."""
-    import shutil
-
-    if board_dir.is_dir():
-        for job in jobs:
-            for stale in board_dir.glob(f".{job.id}.*"):
-                if stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)
-
-
 def cmd_run(
     config_path: str,
     output: str | None,
@@ -103,8 +124,9 @@ def cmd_run(
     from tqdm.auto import tqdm
 
     from harness.config import load_config
-    from harness.executors.base import FAILED_FILE, record_outcome
-    from harness.registry import EXECUTORS
+    from harness.executors.base import record_outcome
+    from harness.jobs import FAILED_FILE, remove_stale_staging, write_manifest
+    from harness.api.registry import EXECUTORS
     from harness.report import write_report
     from harness.sweep import expand, select, skipped
 
@@ -130,7 +152,8 @@ def cmd_run(
         print(f"skipped: {skip.scenario} × {skip.strategy}: {skip.reason}")
     if (only or exclude) and not chosen:
         print("warning: --only/--exclude match no job", file=sys.stderr)
-    _remove_stale_staging(board_dir, todo)
+    remove_stale_staging(board_dir, todo)
+    write_manifest(board_dir, config.name, jobs, [vars(s) for s in skips])
     failed = []
     try:
         for outcome in tqdm(runner.run(todo, progress=not quiet), total=len(todo), desc=config.name, unit="job", disable=quiet):
@@ -140,7 +163,7 @@ def cmd_run(
     except ConfigError as exc:  # found when the executor starts (e.g. a Ray cluster that cannot be reached)
         print(f"error: {config_path}: {exc}", file=sys.stderr)
         return 2
-    _, markdown = write_report(jobs, board_dir, skips)
+    _, markdown = write_report(board_dir)
     if not quiet:
         print(markdown)
     print(f"wrote {board_dir / 'leaderboard.csv'} in {time.perf_counter() - started:.1f}s")

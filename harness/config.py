@@ -17,7 +17,7 @@ Shape::
 A scenario or strategy entry may hold ``grid:``, a mapping from parameter names to lists of values:
 the entry expands into one entry per combination (see :mod:`harness.grid`).
 
-Every problem is reported as :class:`harness.errors.ConfigError` whose path names the field in the
+Every problem is reported as :class:`harness.api.errors.ConfigError` whose path names the field in the
 YAML, e.g. ``scenarios[1].shots``.  Validation needs the dataset (for checks such as "more shots than
 a class has samples"), so it loads it; nothing is written.
 """
@@ -33,10 +33,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.errors import ConfigError, UnknownNameError
-from harness.params import Params
+from harness.api.errors import ConfigError, UnknownNameError
+from harness.jobs import Entry
 from harness.grid import GRID_KEY, expand_grid
-from harness.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
+from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
@@ -83,19 +83,6 @@ class BoardModel(_Strict):
         if not DEVICE.match(value):
             raise ValueError(f"must be auto, cpu, cuda or cuda:N; got {value!r}")
         return value
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A validated scenario or strategy entry: registered name, display label and typed parameters."""
-
-    name: str
-    label: str
-    params: Params
-    path: str
-
-    def resolved(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "params": self.params.model_dump(mode="json")}
 
 
 @dataclass(frozen=True)
@@ -249,8 +236,6 @@ def parse_config(
         board = BoardModel.model_validate(data)
     except ValidationError as err:
         raise _first_error(err, BoardModel, "") from None
-    from harness.plugins import strategy_class
-
     dataset = _parse_entry(board.dataset, "dataset", "name", DATASETS, reserved=())
     backbone = None if board.backbone is None else _parse_entry(board.backbone, "backbone", "name", BACKBONES, reserved=())
     executor = _parse_entry(board.executor, "executor", "name", EXECUTORS, reserved=())
@@ -259,7 +244,7 @@ def parse_config(
     strategies = [
         e
         for i, s in enumerate(board.strategies)
-        for e in _parse_entries(s, f"strategies[{i}]", "name", STRATEGIES, entry_keys, lookup=strategy_class)
+        for e in _parse_entries(s, f"strategies[{i}]", "name", STRATEGIES, entry_keys, lookup=STRATEGIES.get)
     ]
     _check_unique_labels(scenarios, "scenario")
     _check_unique_labels(strategies, "strategy")
@@ -267,7 +252,7 @@ def parse_config(
     # supports none of the board's scenarios is surely a mistake and is refused
     kinds = {s.name for s in scenarios}
     for strategy in strategies:
-        supported = strategy_class(strategy.name).supports
+        supported = STRATEGIES.get(strategy.name).supports
         if not kinds & supported:
             raise ConfigError(
                 f"{strategy.path}.name",
@@ -291,23 +276,21 @@ def parse_config(
 
 
 def _check_against_data(config: BoardConfig) -> None:
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
 
     try:
         data = load_dataset(config.dataset.name, config.dataset.params)
     except Exception as exc:  # a dataset that cannot be loaded is a config problem the user must fix
         raise ConfigError("dataset", f"cannot load {config.dataset.name!r}: {exc}") from None
-    from harness.inputs import check_backbone
-
-    from harness.plugins import strategy_class
+    from harness.backbones.inputs import check_backbone
 
     needs_features = any(
-        not strategy_class(s.name).encodes_own_inputs(s.params) for s in config.strategies
+        not STRATEGIES.get(s.name).encodes_own_inputs(s.params) for s in config.strategies
     )
     check_backbone(config.backbone, data, needs_features)
     input_shape = (-1,) if config.backbone is not None else tuple(getattr(data.train_x, "shape", (None, -1))[1:])
     for s in config.strategies:
-        cls = strategy_class(s.name)
+        cls = STRATEGIES.get(s.name)
         problem = None if cls.encodes_own_inputs(s.params) else cls.input_problem(s.params, input_shape)
         if problem:
             raise ConfigError(f"{s.path}.{problem[0]}", problem[1])

@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 
 GRID_KEY = "grid"
 _WORD = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")

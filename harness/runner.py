@@ -1,31 +1,27 @@
-"""Running one job: scenario steps through a strategy, metrics per step, results written atomically."""
+"""Running one job: scenario steps through a strategy, metrics per step; the record it returns is
+published as the job's folder by :mod:`harness.jobs`."""
 
 from __future__ import annotations
 
-import csv
-import io
 import platform
-import tempfile
 import time
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from harness.data_loading import load_dataset
-from harness.devices import resolve_device
-from harness.experience import Experience, Prediction, UnlabeledExperience
-from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
-from harness.evaluation import StepEvaluator
-from harness.inputs import job_inputs
-from harness.plugins import strategy_class
-from harness.registry import SCENARIOS, load_builtins
-from harness.scenario import ScenarioPlan
-from harness.strategy import StrategyContext
-from harness.sweep import DONE_MARKER, Job
+from harness.datasets.loading import load_dataset
+from harness.store.devices import resolve_device
+from harness.api.experience import Experience, Prediction, UnlabeledExperience
+from harness.metrics.evaluator import StepEvaluator
+from harness.backbones.inputs import job_inputs
+from harness.api.registry import STRATEGIES
+from harness.api.registry import SCENARIOS, load_builtins
+from harness.api.scenario import ScenarioPlan
+from harness.api.strategy import StrategyContext
+from harness.jobs import Job
 
 PREDICT_BATCH = 4096
 
@@ -78,8 +74,11 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
     train_y = torch.from_numpy(remap(data.train_y.numpy(), plan))
     test_y = remap(data.test_y.numpy(), plan)
-    strategy_cls = strategy_class(job.strategy.name)
-    train_x, test_x = job_inputs(job, data, raw=strategy_cls.encodes_own_inputs(job.strategy.params))
+    strategy_cls = STRATEGIES.get(job.strategy.name)
+    if strategy_cls.encodes_own_inputs(job.strategy.params):
+        train_x, test_x = strategy_cls.prepare_inputs(job.strategy.params, data)
+    else:
+        train_x, test_x = job_inputs(job, data)
     test_x = test_x.to(device)
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
     strategy = strategy_cls(job.strategy.params, context)
@@ -104,33 +103,3 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         "metrics": evaluator.compute(),
         "wall_time_s": time.perf_counter() - started,
     }
-
-
-def steps_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    columns = list(rows[0]) if rows else []
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
-    return buffer.getvalue()
-
-
-def run_job(job: Job, board_dir: Path, progress: bool = True) -> dict[str, Any]:
-    """Run a job and publish ``<board_dir>/<job-id>/`` with config.json, metrics.json, steps.csv and
-    a ``done`` marker.  Files are written into a staging folder that is moved into place at the end,
-    so an interrupted job leaves no folder that looks finished."""
-    record = execute(job, progress=progress)
-    publish_record(job, board_dir, record)
-    return record
-
-
-def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
-    """Write the record of a finished job (from :func:`execute`, maybe run elsewhere) as its folder."""
-    board_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{job.id}.", dir=board_dir))
-    atomic_write_json(staging / "config.json", record["config"])
-    atomic_write_json(staging / "metrics.json", {**record["metrics"], "wall_time_s": record["wall_time_s"]})
-    atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
-    atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
-    publish_dir(staging, job.folder(board_dir))

@@ -8,56 +8,10 @@ with the reason; ``--only``/``--exclude`` patterns select jobs by their labels (
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from harness.config import BoardConfig, Entry
-
-DONE_MARKER = "done"
-
-
-@dataclass(frozen=True)
-class Job:
-    board: str
-    dataset: Entry
-    scenario: Entry
-    strategy: Entry
-    seed: int
-    device: str
-    backbone: Entry | None = None
-
-    def resolved(self) -> dict[str, Any]:
-        """Everything that determines the job's numbers; its hash is the job id."""
-        resolved = {
-            "board": self.board,
-            "dataset": self.dataset.resolved(),
-            "scenario": self.scenario.resolved(),
-            "strategy": self.strategy.resolved(),
-            "seed": self.seed,
-            "device": self.device,
-        }
-        if self.backbone is not None:  # absent without one, so boards without a backbone keep their ids
-            resolved["backbone"] = self.backbone.resolved()
-        return resolved
-
-    @property
-    def id(self) -> str:
-        canonical = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-    @property
-    def title(self) -> str:
-        return f"{self.scenario.label}/{self.strategy.label}/seed{self.seed}"
-
-    def folder(self, board_dir: Path) -> Path:
-        return board_dir / self.id
-
-    def is_done(self, board_dir: Path) -> bool:
-        return (self.folder(board_dir) / DONE_MARKER).is_file()
-
+from harness.config import BoardConfig
+from harness.jobs import Job
 
 @dataclass(frozen=True)
 class Skip:
@@ -69,11 +23,11 @@ class Skip:
 
 
 def _unsupported(config: BoardConfig) -> dict[tuple[str, str], str]:
-    from harness.plugins import strategy_class
+    from harness.api.registry import STRATEGIES
 
     reasons = {}
     for strategy in config.strategies:
-        supported = strategy_class(strategy.name).supports
+        supported = STRATEGIES.get(strategy.name).supports
         for scenario in config.scenarios:
             if scenario.name not in supported:
                 reasons[(scenario.label, strategy.label)] = (

@@ -1,1 +1,1 @@
-"""Scenario generators; each module registers one kind in ``harness.registry.SCENARIOS``."""
+"""Scenario generators; each module registers one kind in ``harness.api.registry.SCENARIOS``."""

@@ -7,10 +7,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from harness.datasets.base import Dataset
-from harness.errors import ConfigError
-from harness.registry import SCENARIOS
-from harness.scenario import OrderParams, Scenario, ScenarioPlan, StepPlan, check_class_order, class_order, indices_of_classes
+from harness.api.dataset import Dataset
+from harness.api.errors import ConfigError
+from harness.api.registry import SCENARIOS
+from harness.api.scenario import OrderParams, Scenario, ScenarioPlan, StepPlan, check_class_order, class_order, indices_of_classes
 from scenarios.cil import resolve_increments
 
 
@@ -73,7 +73,7 @@ class FewShotClassIncremental(Scenario):
 
 def check_published(params: FSCILParams, dataset: Dataset) -> None:
     """A published split fixes the classes and samples of every session: the parameters must match."""
-    from harness.published_splits import sessions
+    from harness.datasets.published_splits import sessions
 
     if params.class_order is not None:
         raise ConfigError("class_order", f"the split {params.split!r} fixes the class order; remove class_order")
@@ -89,7 +89,7 @@ def check_published(params: FSCILParams, dataset: Dataset) -> None:
 def published_plan(params: FSCILParams, dataset: Dataset) -> ScenarioPlan:
     """Sessions read from the published lists; class ids follow the lists (base classes, then each
     session's classes, ascending dataset labels within a session); the seed changes nothing."""
-    from harness.published_splits import sessions
+    from harness.datasets.published_splits import sessions
 
     listed = sessions(params.split, dataset)
     if params.sessions is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from harness.datasets.base import Dataset
-from harness.errors import ConfigError
-from harness.registry import SCENARIOS
-from harness.scenario import OrderParams, Scenario, ScenarioPlan, StepPlan, check_class_order, class_order, indices_of_classes
+from harness.api.dataset import Dataset
+from harness.api.errors import ConfigError
+from harness.api.registry import SCENARIOS
+from harness.api.scenario import OrderParams, Scenario, ScenarioPlan, StepPlan, check_class_order, class_order, indices_of_classes
 
 
 class NCDParams(OrderParams):

@@ -1,1 +1,1 @@
-"""Strategies, one module each, registered in ``harness.registry.STRATEGIES``."""
+"""Strategies, one module each, registered in ``harness.api.registry.STRATEGIES``."""

@@ -10,18 +10,18 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from harness.experience import Experience, Prediction
-from harness.neural_gas import (
+from harness.api.experience import Experience, Prediction
+from harness.components.neural_gas import (
     NeuralGasTopology,
     distance_logits,
     feature_distillation,
     mix_prototypes,
     neighbourhood_hinge_loss,
 )
-from harness.params import Params
-from harness.prototype_store import PrototypeStore
-from harness.registry import STRATEGIES
-from harness.strategy import Strategy
+from harness.api.params import Params
+from harness.store.prototype_store import PrototypeStore
+from harness.api.registry import STRATEGIES
+from harness.api.strategy import Strategy
 from harness.training.networks import arch_field_problem, build_network
 from harness.training.params import BackboneParams
 
@@ -59,7 +59,7 @@ class NAPAVQ(Strategy):
     The feature network keeps training at every step.  Each class ``c`` (and, with rotation
     augmentation, each rotated copy: label ``4c + k``) has a learnable code vector ``v``; training
     minimises ``CE(−‖f − v‖/T) + L_NA`` where ``L_NA`` is the neighbourhood-aware hinge loss over the
-    neural-gas graph of the code vectors (:mod:`harness.neural_gas`; the graph is updated at every
+    neural-gas graph of the code vectors (:mod:`harness.components.neural_gas`; the graph is updated at every
     forward pass).  From step 1 on, ``+ 10·‖f − f_old‖₂`` (feature distillation from the previous
     network: the norm over the whole batch, as in the code) and neighbourhood-aware prototype
     augmentation: for a batch of old classes ``c`` drawn uniformly, ``p̃ = γ·p_c + (1 − γ)·p_j`` with

@@ -10,12 +10,13 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from harness.experience import Experience, Prediction
-from harness.params import Params
-from harness.prefix_tuning import OnePrompt
-from harness.registry import STRATEGIES
-from harness.strategy import Strategy
-from harness.virtual_outliers import OutlierConfig, energy_regulariser, virtual_outliers
+from harness.api.dataset import Dataset
+from harness.api.experience import Experience, Prediction
+from harness.api.params import Params
+from harness.components.prefix_tuning import OnePrompt
+from harness.api.registry import STRATEGIES
+from harness.api.strategy import Strategy
+from harness.components.virtual_outliers import OutlierConfig, energy_regulariser, virtual_outliers
 
 
 class OVORParams(Params):
@@ -50,17 +51,17 @@ class OVOR(Strategy):
     """OVOR (Huang et al., ICLR 2024) with OnePrompt, after the paper and the authors' code.
 
     A frozen pretrained transformer gets one set of prefix prompts shared by all tasks
-    (:mod:`harness.prefix_tuning`: g-prompt length 10 in layers 0–1, e-prompt length 40 in layers 2–4
+    (:mod:`harness.components.prefix_tuning`: g-prompt length 10 in layers 0–1, e-prompt length 40 in layers 2–4
     for ViT-B/16, scaled to the depth of smaller models) and one linear head.  At each task the
     prompts and the head are trained with cross-entropy over the current task's classes (logits of
     past classes masked with −∞) for ``epochs`` epochs, then, for ``outlier_epochs`` epochs, the head
     alone is trained on fixed features with ``CE + λ·[Huber(ReLU(E_id − t_id)) + Huber(ReLU(t_ood − E_ood))]``
-    against virtual outliers regenerated each epoch (:mod:`harness.virtual_outliers`; the reference
+    against virtual outliers regenerated each epoch (:mod:`harness.components.virtual_outliers`; the reference
     uses 16 + 4 epochs on CIFAR-100, Adam lr 1e-3, batch 128, cosine schedule).  Prediction: the head's
     logits over all classes seen; the open-set score is ``−E = logsumexp(logits)``.
 
     Encoders: ``timm`` (any timm ViT, weights from a local file; inputs are images) and ``minilm``
-    (the packaged all-MiniLM-L6-v2, :mod:`harness.minilm`; inputs are token ids, 0 = padding).
+    (the packaged all-MiniLM-L6-v2, :mod:`harness.components.prompted_minilm`; inputs are token ids, 0 = padding).
     """
 
     Params = OVORParams
@@ -70,15 +71,24 @@ class OVOR(Strategy):
     def encodes_own_inputs(cls, params: OVORParams) -> bool:
         return True
 
+    @classmethod
+    def prepare_inputs(cls, params: OVORParams, data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        """Texts become MiniLM token ids ``(N, L)`` (0 = padding); tensors stay as they are."""
+        if data.modality == "text":
+            from harness.components.prompted_minilm import tokenize
+
+            return tokenize(list(data.train_x)), tokenize(list(data.test_x))
+        return super().prepare_inputs(params, data)
+
     def __init__(self, params: OVORParams, context):
         super().__init__(params, context)
         self.generator = context.generator(17)
         if params.encoder == "minilm":
-            from harness.minilm import MiniLMEncoder
+            from harness.components.prompted_minilm import MiniLMEncoder
 
             self.encoder = MiniLMEncoder.pretrained()
         else:
-            from harness.prompted_vit import PromptedViT
+            from harness.components.prompted_vit import PromptedViT
 
             self.encoder = PromptedViT.create(params.timm_model, params.weights, **params.timm_kwargs)
         self.encoder.to(self.device)

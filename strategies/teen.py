@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from harness.discovery import Clustering, DiscoveryParams, PrototypeDiscovery
-from harness.experience import Experience, Prediction
-from harness.params import Params
-from harness.prototype_store import PrototypeStore
-from harness.registry import STRATEGIES
-from harness.strategy import Strategy
+from harness.components.discovery import Clustering, DiscoveryParams, PrototypeDiscovery
+from harness.api.experience import Experience, Prediction
+from harness.api.params import Params
+from harness.store.prototype_store import PrototypeStore
+from harness.api.registry import STRATEGIES
+from harness.api.strategy import Strategy
 from harness.training import BackboneParams, SessionBackbone
 from harness.training.networks import arch_field_problem
 

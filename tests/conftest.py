@@ -1,13 +1,13 @@
 import pytest
 
-from harness.registry import load_builtins
+from harness.api.registry import load_builtins
 
 load_builtins()
 
 
 @pytest.fixture
 def digits():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
     from harness.datasets.digits import DigitsParams
 
     return load_dataset("digits", DigitsParams())
@@ -21,7 +21,7 @@ def feature_cache_dir(tmp_path_factory):
 
 @pytest.fixture
 def shared_cache(feature_cache_dir, monkeypatch):
-    from harness.feature_cache import ENV_DIR
+    from harness.backbones.feature_cache import ENV_DIR
 
     monkeypatch.setenv(ENV_DIR, str(feature_cache_dir))
     return feature_cache_dir

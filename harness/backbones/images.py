@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from harness.datasets.base import ImageFiles
+from harness.api.dataset import ImageFiles
 
 
 def rgb_batch(images: torch.Tensor, size: int) -> torch.Tensor:

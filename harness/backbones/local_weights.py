@@ -14,10 +14,10 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from harness.backbones.base import Backbone, batches, file_sha256
+from harness.api.backbone import Backbone, batches, file_sha256
 from harness.backbones.images import image_batch
-from harness.params import Params
-from harness.registry import BACKBONES
+from harness.api.params import Params
+from harness.api.registry import BACKBONES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from harness.backbones.base import Backbone, folder_sha256
-from harness.minilm import model_dir
-from harness.params import Params
-from harness.registry import BACKBONES
+from harness.api.backbone import Backbone, folder_sha256
+from harness.components.prompted_minilm import model_dir
+from harness.api.params import Params
+from harness.api.registry import BACKBONES
 
 
 

@@ -1,5 +1,5 @@
-"""Datasets, registered by name in ``harness.registry.DATASETS``; each module registers one source."""
+"""Datasets, registered by name in ``harness.api.registry.DATASETS``; each module registers one source."""
 
-from harness.datasets.base import Dataset, DatasetSource
+from harness.api.dataset import Dataset, DatasetSource
 
 __all__ = ["Dataset", "DatasetSource"]

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from harness.datasets.base import Dataset, DatasetSource
-from harness.params import Params
-from harness.registry import DATASETS
-from harness.splits import stratified_split
+from harness.api.dataset import Dataset, DatasetSource
+from harness.api.params import Params
+from harness.api.registry import DATASETS
+from harness.datasets.splits import stratified_split
 
 
 class DigitsParams(Params):

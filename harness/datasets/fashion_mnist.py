@@ -24,10 +24,10 @@ import torch
 from pydantic import Field
 
 from harness.datasets._fashion_idx import DEFAULT_DIR, PACKAGE
-from harness.datasets.base import Dataset, DatasetSource
+from harness.api.dataset import Dataset, DatasetSource
 from harness.datasets.paths import data_dir
-from harness.params import Params
-from harness.registry import DATASETS
+from harness.api.params import Params
+from harness.api.registry import DATASETS
 
 DEBIAN_DIR = str(DEFAULT_DIR)
 DEBIAN_PACKAGE = PACKAGE

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from harness.datasets.base import Dataset, DatasetSource
+from harness.api.dataset import Dataset, DatasetSource
 from harness.datasets.paths import data_dir
-from harness.params import Params
-from harness.registry import DATASETS
-from harness.splits import stratified_split
+from harness.api.params import Params
+from harness.api.registry import DATASETS
+from harness.datasets.splits import stratified_split
 
 RDA_IN_PACKAGE = Path("usr/lib/R/site-library/mlbench/data/LetterRecognition.rda")
 FETCH_HINT = (

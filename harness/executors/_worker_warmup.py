@@ -11,7 +11,7 @@ imports a job would otherwise pay on its first use: the modules behind a first o
 import torch
 
 import harness.runner  # noqa: F401  (the job runner and everything it imports)
-from harness.registry import load_builtins
+from harness.api.registry import load_builtins
 
 load_builtins()
 

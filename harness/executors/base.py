@@ -7,18 +7,13 @@ file system with the driver), and an interrupted sweep leaves only whole folders
 
 from __future__ import annotations
 
-import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from harness.io import atomic_write_json, publish_dir
-from harness.params import Params
-from harness.sweep import Job
-
-FAILED_FILE = "failed.json"
-
+from harness.api.params import Params
+from harness.jobs import Job, publish_failure, publish_record
 
 @dataclass(frozen=True)
 class Outcome:
@@ -45,26 +40,11 @@ def attempt(job: Job, progress: bool = False) -> Outcome:
 
 
 def record_outcome(outcome: Outcome, board_dir: Path) -> None:
-    """Publish a finished job's folder, or a folder holding only ``failed.json`` (status, error,
-    traceback) for a failed one; either replaces what the folder held before."""
-    from harness.runner import publish_record
-
-    job = outcome.job
+    """Publish a finished job's folder, or a folder holding only ``failed.json`` for a failed one."""
     if outcome.ok:
-        publish_record(job, board_dir, outcome.record)
-        return
-    board_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{job.id}.", dir=board_dir))
-    atomic_write_json(
-        staging / FAILED_FILE,
-        {"job_id": job.id, "title": job.title, "status": "failed", "error": outcome.error, "traceback": outcome.traceback},
-    )
-    publish_dir(staging, job.folder(board_dir))
-
-
-def is_failed(job: Job, board_dir: Path) -> bool:
-    folder = job.folder(board_dir)
-    return (folder / FAILED_FILE).is_file() and not job.is_done(board_dir)
+        publish_record(outcome.job, board_dir, outcome.record)
+    else:
+        publish_failure(outcome.job, board_dir, outcome.error, outcome.traceback)
 
 
 class Executor:
@@ -80,7 +60,7 @@ class Executor:
         self.params = params
 
     def check(self) -> None:
-        """Raise :class:`harness.errors.ConfigError` if this executor cannot run here."""
+        """Raise :class:`harness.api.errors.ConfigError` if this executor cannot run here."""
 
     def run(self, jobs: list[Job], progress: bool = False) -> Iterator[Outcome]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from harness.executors.base import Executor, Outcome, attempt
-from harness.params import Params
-from harness.registry import EXECUTORS
-from harness.sweep import Job
+from harness.api.params import Params
+from harness.api.registry import EXECUTORS
+from harness.jobs import Job
 
 
 @EXECUTORS.register("local")

@@ -11,9 +11,9 @@ from pydantic import Field
 
 from harness.executors import forkserver
 from harness.executors.base import Executor, Outcome, attempt
-from harness.params import Params
-from harness.registry import EXECUTORS
-from harness.sweep import Job
+from harness.api.params import Params
+from harness.api.registry import EXECUTORS
+from harness.jobs import Job
 
 
 def available_cpus() -> int:

@@ -16,11 +16,11 @@ from typing import Iterator
 
 from pydantic import Field
 
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 from harness.executors.base import Executor, Outcome, attempt
-from harness.params import Params
-from harness.registry import EXECUTORS
-from harness.sweep import Job
+from harness.api.params import Params
+from harness.api.registry import EXECUTORS
+from harness.jobs import Job
 
 INSTALL_HINT = "the ray executor needs Ray: pip install 'owlbench[ray]' (or pip install ray)"
 

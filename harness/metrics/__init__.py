@@ -1,8 +1,12 @@
-"""Metrics, each defined once with its formula in the docstring."""
+"""Metrics, each defined once with its formula in the docstring and its keys declared beside it.
 
-from harness.metrics.base import Metric
-from harness.metrics.clustering import ClusteringQuality
+The import order below is the registration order, and so the order of the evaluator's metrics and
+of the report's columns: continual accuracy, open-set detection, clustering quality.
+"""
+
+from harness.api.metric import Metric
 from harness.metrics.continual import ContinualAccuracy
 from harness.metrics.openset import OpenSetDetection
+from harness.metrics.clustering import ClusteringQuality  # noqa: E402  (after the two above: column order)
 
 __all__ = ["Metric", "ClusteringQuality", "ContinualAccuracy", "OpenSetDetection"]

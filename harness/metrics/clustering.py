@@ -23,9 +23,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 
-from harness.metrics.base import Metric
+from harness.api.metric import Metric, MetricKey, StepCurve, StepEvidence
+from harness.api.registry import METRICS
+from harness.api.scenario import ScenarioPlan
 
 
 def contingency(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,6 +120,7 @@ def _last(values: list) -> object:
     return values[-1] if values else None
 
 
+@METRICS.register("clustering-quality")
 class ClusteringQuality(Metric):
     """Per-step clustering quality of an open-world run (``ncd``, ``cgcd``) and its summaries.
 
@@ -137,17 +141,20 @@ class ClusteringQuality(Metric):
     ``new_classes_estimated`` summed over the unlabeled steps.
     """
 
-    higher_is_better = {
-        "last_clustering_accuracy": True,
-        "last_clustering_accuracy_old": True,
-        "last_clustering_accuracy_new": True,
-        "mean_clustering_accuracy": True,
-        "last_nmi": True,
-        "last_ari": True,
-        "last_old_accuracy": True,
-        "old_forgetting": False,
-        "last_new_task_aware_accuracy": True,
-    }
+    kinds = frozenset({"ncd", "cgcd"})
+    summary_keys = (
+        MetricKey("last_clustering_accuracy", "clust acc All"),
+        MetricKey("last_clustering_accuracy_old", "Old"),
+        MetricKey("last_clustering_accuracy_new", "New"),
+        MetricKey("mean_clustering_accuracy", "mean clust acc", show="csv"),
+        MetricKey("last_nmi", "NMI", percent=False),
+        MetricKey("last_ari", "ARI", percent=False),
+        MetricKey("last_old_accuracy", "last old acc", show="csv"),
+        MetricKey("old_forgetting", "old forgetting", higher_is_better=False),
+        MetricKey("last_new_task_aware_accuracy", "New, task-aware"),
+        MetricKey("new_classes_true", "new classes", percent=False, higher_is_better=None, show="csv"),
+        MetricKey("new_classes_estimated", "new classes est. / true", percent=False, higher_is_better=None, paired_with="new_classes_true"),
+    )
     KEYS = (
         "clustering_accuracy",
         "clustering_accuracy_old",
@@ -159,12 +166,61 @@ class ClusteringQuality(Metric):
         "new_classes_true",
         "new_classes_estimated",
     )
+    step_keys = KEYS
+    curves = (
+        StepCurve(
+            "clustering_accuracy", "clustering", "clustering accuracy, All (%)",
+            "Clustering accuracy (All) against step, open-world scenarios", 100.0,
+        ),
+    )
+    table_note = (
+        " Open-world rows: clustering accuracy after the last step (one Hungarian assignment over all test"
+        " samples of seen classes, then Old/New subsets), NMI and ARI over the same samples."
+    )
+
+    @classmethod
+    def applies(cls, plan: ScenarioPlan) -> bool:
+        """Every plan with unlabeled steps (open-world kinds): discovered classes carry ids of the
+        strategy's choosing, so they are scored by clustering quality."""
+        return plan.has_unlabeled_steps
+
+    @classmethod
+    def for_plan(cls, plan: ScenarioPlan) -> "ClusteringQuality":
+        metric = cls()
+        metric.plan = plan
+        return metric
+
+    def observe(self, evidence: StepEvidence) -> None:
+        """The step-0 classes are "Old"; the new classes of an unlabeled step are counted as the classes
+        the strategy predicts over minus those of the step before, next to the true number."""
+        plan, prediction, step = self.plan, evidence.prediction, evidence.step
+        old = plan.steps[0].new_classes
+        y = evidence.test_y[evidence.is_seen]
+        classes = prediction.classes.cpu().numpy()
+        not_old = np.flatnonzero(~np.isin(classes, old))
+        task_aware = None
+        if len(not_old):
+            rows = torch.from_numpy(np.flatnonzero(evidence.is_seen)[~np.isin(y, old)])
+            logits = prediction.logits.detach().cpu()[rows][:, torch.from_numpy(not_old)]
+            task_aware = classes[not_old][logits.argmax(dim=1).numpy()]
+        labeled = plan.steps[step].labeled
+        self.update(
+            step,
+            y,
+            evidence.predicted[evidence.is_seen],
+            old,
+            new_pred_task_aware=task_aware,
+            new_classes_true=None if labeled else len(plan.steps[step].new_classes),
+            new_classes_estimated=None if labeled else len(classes) - self._classes_before,
+        )
+        self._classes_before = len(classes)
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
         self._steps: list[dict[str, object]] = []
+        self._classes_before = 0
 
     def update(
         self,

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics.base import Metric
+from harness.api.metric import Metric, MetricKey, StepCurve, StepEvidence
+from harness.api.registry import METRICS
+from harness.api.scenario import ScenarioPlan
 
 
 def average_incremental_accuracy(step_accuracies: list[float]) -> float:
@@ -54,6 +56,7 @@ def _mean_or_none(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+@METRICS.register("continual-accuracy")
 class ContinualAccuracy(Metric):
     """Per-step, per-class test accuracy of a class-incremental run and its summaries.
 
@@ -68,15 +71,32 @@ class ContinualAccuracy(Metric):
       FSCIL); ``harmonic_accuracy[i]`` their harmonic mean (``None`` at step 0).
     """
 
-    higher_is_better = {
-        "last_accuracy": True,
-        "average_incremental_accuracy": True,
-        "forgetting": False,
-        "backward_transfer": True,
-        "last_base_accuracy": True,
-        "last_novel_accuracy": True,
-        "last_harmonic_accuracy": True,
-    }
+    kinds = frozenset({"cil", "fscil"})
+    summary_keys = (
+        MetricKey("last_accuracy", "last acc"),
+        MetricKey("average_incremental_accuracy", "avg inc acc"),
+        MetricKey("forgetting", "forgetting", higher_is_better=False),
+        MetricKey("backward_transfer", "BWT", show="page"),
+        MetricKey("last_base_accuracy", "last base acc", show="csv"),
+        MetricKey("last_novel_accuracy", "last novel acc", show="csv"),
+        MetricKey("last_harmonic_accuracy", "last HM (base/novel)"),
+    )
+    step_keys = ("accuracy", "base_accuracy", "novel_accuracy", "harmonic_accuracy")
+    extra_keys = ("accuracy_matrix", "per_class_accuracy", "per_class_counts")
+    curves = (StepCurve("accuracy", "accuracy", "accuracy on seen classes (%)", "Accuracy on seen classes against step", 100.0),)
+
+    @classmethod
+    def applies(cls, plan: ScenarioPlan) -> bool:
+        """Every plan whose steps are all labeled (closed-world kinds, built-in or not)."""
+        return not plan.has_unlabeled_steps
+
+    @classmethod
+    def for_plan(cls, plan: ScenarioPlan) -> "ContinualAccuracy":
+        return cls(plan.step_of_class())
+
+    def observe(self, evidence: StepEvidence) -> None:
+        seen = evidence.is_seen
+        self.update(evidence.step, evidence.test_y[seen], evidence.predicted[seen])
 
     def __init__(self, step_of_class: dict[int, int]):
         self.step_of_class = dict(step_of_class)

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from harness.metrics.base import Metric
+from harness.api.metric import Metric, MetricKey, StepCurve, StepEvidence
+from harness.api.registry import METRICS
 
 
 def _check(known: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -71,13 +72,25 @@ def aupr(known: np.ndarray, unknown: np.ndarray) -> float | None:
     return float(np.sum(np.diff(np.r_[0.0, tpr]) * precision))
 
 
+@METRICS.register("open-set-detection")
 class OpenSetDetection(Metric):
     """Per-step AUROC, FPR@95 and AUPR-In; ``None`` at steps without unseen-class samples.
 
     The summaries are means over the steps where the metric exists (``None`` if there is none).
     """
 
-    higher_is_better = {"mean_auroc": True, "mean_fpr95": False, "mean_aupr": True}
+    summary_keys = (
+        MetricKey("mean_auroc", "AUROC", percent=False),
+        MetricKey("mean_fpr95", "FPR@95", percent=False, higher_is_better=False, show="page"),
+        MetricKey("mean_aupr", "AUPR-In", percent=False, show="page"),
+    )
+    step_keys = ("auroc", "fpr95", "aupr")
+    curves = (StepCurve("auroc", "auroc", "open-set AUROC (seen vs unseen classes)", "Open-set AUROC against step"),)
+    table_note = " AUROC averaged over steps that have unseen classes."
+
+    def observe(self, evidence: StepEvidence) -> None:
+        seen = evidence.is_seen
+        self.update(evidence.step, evidence.known_score[seen], evidence.known_score[~seen])
 
     def __init__(self) -> None:
         self.reset()

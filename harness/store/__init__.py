@@ -1,1 +1,1 @@
-"""Building blocks of :class:`harness.prototype_store.PrototypeStore` (torch and numpy only)."""
+"""Building blocks of :class:`harness.store.prototype_store.PrototypeStore` (torch and numpy only)."""

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.splits import stratified_split
+from harness.datasets.splits import stratified_split
 from harness.training.heads import build_head
 from harness.training.networks import build_network
 from harness.training.params import BackboneParams

@@ -115,7 +115,7 @@ def arch_input_problem(arch: str, in_shape: tuple[int, ...]) -> str | None:
 
 
 def arch_field_problem(field: str, arch: str, in_shape: tuple[int, ...]) -> tuple[str, str] | None:
-    """:meth:`harness.strategy.Strategy.input_problem` for a strategy whose network is the
+    """:meth:`harness.api.strategy.Strategy.input_problem` for a strategy whose network is the
     parameter ``field`` (e.g. ``"backbone.arch"``): ``(field, why)``, or None."""
     problem = arch_input_problem(arch, in_shape)
     return (field, problem) if problem else None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness.params import Params
+from harness.api.params import Params
 
 Arch = Literal["small_cnn", "mlp", "resnet", "identity"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.experience import Experience
+from harness.api.experience import Experience
 from harness.training.base_training import TrainedBackbone, train_base_backbone
 from harness.training.params import BackboneParams
 

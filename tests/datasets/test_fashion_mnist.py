@@ -8,7 +8,7 @@ import torch
 
 from harness.config import parse_config
 from harness.datasets.fashion_mnist import DEBIAN_DIR, FashionMNIST, FashionMNISTParams, subsample_per_class
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 
 needs_package = pytest.mark.skipif(
     not (Path(DEBIAN_DIR) / "train-images-idx3-ubyte.gz").is_file(),

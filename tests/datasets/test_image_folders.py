@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.datasets.base import ImageFiles
+from harness.api.dataset import ImageFiles
 from harness.datasets.image_folders import CUB200, FolderParams, ImageFolder, MiniImageNet
 from harness.backbones.images import load_image_file
 
@@ -59,10 +59,10 @@ def test_image_files_become_features_through_the_cache(tmp_path, monkeypatch):
     import torchvision
 
     from harness.config import Entry
-    from harness.inputs import job_inputs
+    from harness.backbones.inputs import job_inputs
     from harness.backbones.local_weights import LocalWeightsParams
     from harness.datasets.image_folders import FolderParams as FP
-    from harness.feature_cache import ENV_DIR, FeatureCache
+    from harness.backbones.feature_cache import ENV_DIR, FeatureCache
 
     for c, cls in enumerate(("ant", "bee")):
         for k in range(4):
@@ -86,8 +86,8 @@ def test_image_files_become_features_through_the_cache(tmp_path, monkeypatch):
 
 
 def test_image_files_without_a_backbone_are_a_config_error(tmp_path):
-    from harness.errors import ConfigError
-    from harness.inputs import job_inputs
+    from harness.api.errors import ConfigError
+    from harness.backbones.inputs import job_inputs
 
     for cls in ("ant", "bee"):
         for k in range(2):

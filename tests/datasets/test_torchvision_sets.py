@@ -3,7 +3,7 @@
 import pytest
 
 from harness.datasets.torchvision_sets import CIFAR100, TorchvisionParams
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 
 
 def test_missing_files_without_download_explain_what_to_do(tmp_path):

@@ -52,7 +52,7 @@ def test_cap_and_split_is_stratified_and_capped():
 
 @needs_wordnet
 def test_wordnet100_from_the_debian_package():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
     from harness.datasets.wordnet import WordNet100Params
 
     full = load_dataset("wordnet100", WordNet100Params(max_per_class=None))
@@ -67,7 +67,7 @@ def test_wordnet100_from_the_debian_package():
 
 @needs_wordnet
 def test_wordnet45_labels_are_lexicographer_files():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
     from harness.datasets.wordnet import WordNet45Params
 
     data = load_dataset("wordnet45", WordNet45Params(max_per_class=20))

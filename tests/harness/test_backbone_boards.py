@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.feature_cache import FeatureCache
+from harness.backbones.feature_cache import FeatureCache
 from tests.sources import needs_minilm, needs_wordnet
 
 TINY_WORDNET = {"name": "wordnet100", "num_classes": 6, "max_per_class": 12, "test_fraction": 0.25}

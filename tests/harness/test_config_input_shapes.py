@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from harness.config import parse_config
-from harness.datasets.base import Dataset, DatasetSource
-from harness.errors import ConfigError
-from harness.registry import DATASETS
+from harness.api.dataset import Dataset, DatasetSource
+from harness.api.errors import ConfigError
+from harness.api.registry import DATASETS
 from strategies.fetril import FeTrIL, FeTrILParams
 
 

@@ -16,7 +16,7 @@ except FileNotFoundError:
 
 
 def test_letters_loads_26_classes_standardised():
-    from harness.data_loading import load_dataset
+    from harness.datasets.loading import load_dataset
 
     data = load_dataset("letters", LettersParams())
     assert data.class_names == tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")

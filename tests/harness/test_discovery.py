@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import silhouette_score as sk_silhouette
 
-from harness.discovery import DiscoveryParams, constrained_kmeans, discover, silhouette_score
+from harness.components.discovery import DiscoveryParams, constrained_kmeans, discover, silhouette_score
 
 
 def blobs(centres, per=30, spread=0.05, seed=0):

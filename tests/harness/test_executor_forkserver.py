@@ -43,7 +43,7 @@ def test_unreadable_or_malformed_board_is_left_to_the_config_check(tmp_path):
 def test_registering_the_builtins_does_not_run_the_worker_warm_up():
     # load_builtins imports every public module of harness.executors; the warm-up must not be one
     code = (
-        "import sys; from harness.registry import load_builtins; load_builtins(); "
+        "import sys; from harness.api.registry import load_builtins; load_builtins(); "
         "assert 'harness.executors._worker_warmup' not in sys.modules; "
         "assert 'torch._dynamo' not in sys.modules"
     )

@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from harness.feature_cache import STATS, FeatureCache, cache_key
+from harness.backbones.feature_cache import STATS, FeatureCache, cache_key
 
 DESCRIPTION = {"dataset": {"name": "toy", "params": {}}, "split": "train", "backbone": {"name": "b", "params": {}}}
 

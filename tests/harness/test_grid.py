@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.config import parse_config
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 from harness.grid import combination_label, expand_grid, value_token
 
 BASE = {

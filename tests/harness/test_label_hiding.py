@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harness.config import parse_config
-from harness.experience import UnlabeledExperience
+from harness.api.experience import UnlabeledExperience
 from harness.runner import execute
 from harness.sweep import expand
 from strategies.nmc import NMC

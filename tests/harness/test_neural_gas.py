@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.neural_gas import (
+from harness.components.neural_gas import (
     NeuralGasTopology,
     distance_logits,
     feature_distillation,

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from harness.config import parse_config
-from harness.data_loading import load_dataset
-from harness.experience import Experience, Prediction
-from harness.registry import SCENARIOS, STRATEGIES
+from harness.datasets.loading import load_dataset
+from harness.api.experience import Experience, Prediction
+from harness.api.registry import SCENARIOS, STRATEGIES
 from harness.runner import execute, remap
-from harness.strategy import Strategy
+from harness.api.strategy import Strategy
 from harness.sweep import expand
 import harness.training.session_backbone as session_backbone
 

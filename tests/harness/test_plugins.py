@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import plugins
+from harness.api.registry import STRATEGIES
 from harness.cli import main
 from harness.config import parse_config
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "plugin_example"
 BOARD = {
@@ -22,7 +22,7 @@ BOARD = {
     "seeds": [0],
     "device": "cpu",
 }
-INSTALLED = any(ep.name == "knn1" for ep in metadata.entry_points(group=plugins.GROUP))
+INSTALLED = any(ep.name == "knn1" for ep in metadata.entry_points(group=STRATEGIES.group))
 
 
 def _run(tmp_path, strategies) -> dict[str, dict]:
@@ -53,10 +53,8 @@ def test_class_path_from_the_example_package(tmp_path, monkeypatch):
 
 def test_entry_point_is_loaded_lazily_and_registered(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    fake = metadata.EntryPoint(name="knn-fake", value="owlbench_example.knn:OneNearestNeighbour", group=plugins.GROUP)
-    monkeypatch.setattr(plugins, "_entry_points", lambda: {"knn-fake": fake})
-    from harness.registry import STRATEGIES
-
+    fake = metadata.EntryPoint(name="knn-fake", value="owlbench_example.knn:OneNearestNeighbour", group=STRATEGIES.group)
+    monkeypatch.setattr(STRATEGIES, "_entry_points", lambda: {"knn-fake": fake})
     monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
     config = parse_config({**BOARD, "strategies": ["knn-fake"]})
     assert config.strategies[0].label == "knn-fake"
@@ -66,7 +64,7 @@ def test_entry_point_is_loaded_lazily_and_registered(monkeypatch):
 @pytest.mark.parametrize(
     "name, words",
     [
-        ("os.path:join", "not a subclass of harness.strategy.Strategy"),
+        ("os.path:join", "not a subclass of harness.api.strategy.Strategy"),
         ("no_such_module_xyz:Thing", "cannot import module 'no_such_module_xyz'"),
         ("strategies.nmc:Missing", "has no attribute 'Missing'"),
         ("../evil:Thing", "not of the form package.module:Class"),
@@ -81,8 +79,8 @@ def test_bad_plugin_names_give_one_clear_error(name, words):
 
 
 def test_broken_entry_point_is_reported(monkeypatch, capsys):
-    broken = metadata.EntryPoint(name="broken", value="no_such_module_xyz.mod:Cls", group=plugins.GROUP)
-    monkeypatch.setattr(plugins, "_entry_points", lambda: {"broken": broken})
+    broken = metadata.EntryPoint(name="broken", value="no_such_module_xyz.mod:Cls", group=STRATEGIES.group)
+    monkeypatch.setattr(STRATEGIES, "_entry_points", lambda: {"broken": broken})
     with pytest.raises(ConfigError) as info:
         parse_config({**BOARD, "strategies": ["broken"]})
     assert "entry point 'broken'" in info.value.message and "failed to load" in info.value.message

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.prototype_store import PrototypeStore
+from harness.store.prototype_store import PrototypeStore
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
 
-from harness.prototype_store import PrototypeStore
+from harness.store.prototype_store import PrototypeStore
 
 
 def _reference_topk(scores: np.ndarray, k: int) -> np.ndarray:

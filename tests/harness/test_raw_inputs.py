@@ -1,10 +1,14 @@
-"""Strategies with their own encoder get the raw inputs: texts as MiniLM token ids."""
+"""Strategies with their own encoder prepare the raw inputs: OVOR turns texts into MiniLM token ids."""
 
 import pytest
 import torch
 
-from harness.datasets.base import Dataset
-from harness.inputs import raw_inputs
+from harness.api.dataset import Dataset
+from strategies.ovor import OVOR
+
+
+def raw_inputs(data):
+    return OVOR.prepare_inputs(OVOR.Params(encoder="minilm"), data)
 
 
 def test_texts_become_token_ids():

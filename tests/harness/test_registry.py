@@ -1,7 +1,7 @@
 import pytest
 
-from harness.errors import UnknownNameError
-from harness.registry import Registry
+from harness.api.errors import UnknownNameError
+from harness.api.registry import Registry
 
 
 def test_registration_lookup_and_listing():

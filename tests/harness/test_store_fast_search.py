@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.prototype_store import PrototypeStore
+from harness.store.prototype_store import PrototypeStore
 from harness.store.search import FAST_MIN_ROWS, BlockedSearch, rounding_constant
 
 

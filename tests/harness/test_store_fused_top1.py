@@ -8,14 +8,14 @@ import textwrap
 import pytest
 import torch
 
-from harness.prototype_store import PrototypeStore
+from harness.store.prototype_store import PrototypeStore
 
 pytest.importorskip("triton")
 
 CHECK = textwrap.dedent(
     """
     import numpy as np, torch
-    from harness.prototype_store import PrototypeStore
+    from harness.store.prototype_store import PrototypeStore
     from harness.store.search import FAST_MIN_ROWS
 
     def pair(protos, **options):

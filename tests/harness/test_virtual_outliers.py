@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from harness.virtual_outliers import (
+from harness.components.virtual_outliers import (
     OutlierConfig,
     boundary_indices,
     energy,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from harness.scenario import ScenarioPlan
+from harness.api.scenario import ScenarioPlan
 from scenarios.cil import CILParams, ClassIncremental
 from scenarios.fscil import FewShotClassIncremental, FSCILParams
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.config import parse_config
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 from scenarios.cgcd import CGCDParams, ContinualGCD
 from scenarios.ncd import NCDParams, NovelClassDiscovery
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.datasets.base import Dataset
-from harness.errors import ConfigError
-from harness.published_splits import available, session_lists
+from harness.api.dataset import Dataset
+from harness.api.errors import ConfigError
+from harness.datasets.published_splits import available, session_lists
 from scenarios.fscil import FewShotClassIncremental, FSCILParams
 
 

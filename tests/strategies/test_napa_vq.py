@@ -2,8 +2,8 @@
 
 import torch
 
-from harness.experience import Experience
-from harness.strategy import StrategyContext
+from harness.api.experience import Experience
+from harness.api.strategy import StrategyContext
 from strategies.napa_vq import NAPAVQ, NAPAVQParams
 
 

@@ -37,9 +37,9 @@ def test_nmc_last_step_equals_offline_nearest_centroid(digits):
 def test_nmc_discovery_adds_new_classes_and_keeps_known_means(digits):
     import torch
 
-    from harness.discovery import DiscoveryParams
-    from harness.experience import Experience, UnlabeledExperience
-    from harness.strategy import StrategyContext
+    from harness.components.discovery import DiscoveryParams
+    from harness.api.experience import Experience, UnlabeledExperience
+    from harness.api.strategy import StrategyContext
     from strategies.nmc import NMC, NMCParams
 
     x, y = digits.train_x, digits.train_y

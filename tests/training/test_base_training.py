@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.config import parse_config
-from harness.errors import ConfigError
+from harness.api.errors import ConfigError
 from harness.training import BackboneParams, train_base_backbone
 from harness.training.networks import build_network
 

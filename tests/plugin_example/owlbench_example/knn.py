@@ -7,9 +7,9 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from harness.experience import Experience, Prediction
-from harness.params import Params
-from harness.strategy import Strategy
+from harness.api.experience import Experience, Prediction
+from harness.api.params import Params
+from harness.api.strategy import Strategy
 
 
 class OneNearestNeighbourParams(Params):

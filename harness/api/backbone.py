@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from harness.params import Params
+from harness.api.params import Params
 
 CHUNK = 1 << 20
 

@@ -15,3 +15,7 @@ class UnknownNameError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class PluginError(ValueError):
+    """A plugin was found but cannot be used (import failed, wrong base class, name clash)."""

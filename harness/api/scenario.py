@@ -8,9 +8,9 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field, field_validator
 
-from harness.datasets.base import Dataset
-from harness.errors import ConfigError
-from harness.params import Params
+from harness.api.dataset import Dataset
+from harness.api.errors import ConfigError
+from harness.api.params import Params
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from harness.params import Params
+from harness.api.params import Params
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Dataset:
 
     ``train_x``/``test_x`` are tensors in their natural shape (images as ``C×H×W`` floats in [0, 1]),
     texts (a tuple of strings) or :class:`ImageFiles`; texts and image files become tensors only
-    through a frozen backbone (``harness.inputs``).  ``train_ids`` optionally names each training
+    through a frozen backbone (``harness.backbones.inputs``).  ``train_ids`` optionally names each training
     sample (a relative image path, or the index in the original release) so that published index
     lists can select samples.  The harness holds this object; strategies only ever see experiences.
     """

@@ -1,6 +1,6 @@
 """Published few-shot class-incremental splits: one index list per session (the CEC/TEEN format).
 
-``harness/splits_data/fscil/<split>/<dataset>/session_<t>.txt`` lists the training samples of
+``harness/datasets/splits_data/fscil/<split>/<dataset>/session_<t>.txt`` lists the training samples of
 session ``t`` (1 = base), one per line: an integer index into the training set, or a relative
 image path.  Paths are matched against the dataset's ``train_ids``, exactly or by file name (the
 miniImageNet lists name ``MINI-ImageNet/train/<wnid>/<file>`` while the images sit in one folder).
@@ -12,14 +12,14 @@ from importlib import resources
 
 import numpy as np
 
-from harness.datasets.base import Dataset
-from harness.errors import ConfigError
+from harness.api.dataset import Dataset
+from harness.api.errors import ConfigError
 
 SPLITS = ("cec",)
 
 
 def _folder(split: str):
-    return resources.files("harness").joinpath("splits_data", "fscil", split)
+    return resources.files("harness.datasets").joinpath("splits_data", "fscil", split)
 
 
 def available(split: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.prefix_tuning import OnePrompt, attention_with_prefix
+from harness.components.prefix_tuning import OnePrompt, attention_with_prefix
 
 
 class _PrefixAttention(nn.Module):

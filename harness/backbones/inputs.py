@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.devices import resolve_device
-from harness.datasets.base import Dataset, ImageFiles, Inputs
-from harness.errors import ConfigError
-from harness.feature_cache import FeatureCache
-from harness.registry import BACKBONES
+from harness.store.devices import resolve_device
+from harness.api.dataset import Dataset, ImageFiles, Inputs
+from harness.api.errors import ConfigError
+from harness.backbones.feature_cache import FeatureCache
+from harness.api.registry import BACKBONES
 
 ACCEPTS = {"text": ("text",), "image": ("tensor", "image-files")}
 
@@ -64,24 +64,10 @@ def feature_description(dataset, backbone_entry, fingerprint: dict[str, Any], sp
     }
 
 
-def raw_inputs(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """The dataset's own inputs as tensors, for strategies with their own encoder: texts become
-    MiniLM token ids ``(N, L)`` (0 = padding), tensors stay as they are."""
-    if data.modality == "text":
-        from harness.minilm import tokenize
-
-        return tokenize(list(data.train_x)), tokenize(list(data.test_x))
-    if data.modality != "tensor":
-        raise ConfigError("backbone", f"dataset {data.name!r} holds {data.modality} inputs, which no strategy encoder reads directly")
-    return data.train_x, data.test_x
-
-
-def job_inputs(job, data: Dataset, device: torch.device | None = None, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def job_inputs(job, data: Dataset, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Train and test inputs of a job: images as ``C×H×W`` floats and vectors as ``D`` without a
-    backbone; ``N×D`` cached features with one (``job.backbone``); the raw inputs (see
-    :func:`raw_inputs`) for a strategy that encodes them itself (``raw=True``)."""
-    if raw:
-        return raw_inputs(data)
+    backbone; ``N×D`` cached features with one (``job.backbone``).  A strategy that encodes its own
+    inputs prepares the dataset's raw inputs itself (:meth:`harness.api.strategy.Strategy.prepare_inputs`)."""
     entry = getattr(job, "backbone", None)
     check_backbone(entry, data)
     if entry is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import json
 
-from harness.datasets.base import Dataset
-from harness.params import Params
-from harness.registry import DATASETS, load_builtins
+from harness.api.dataset import Dataset
+from harness.api.params import Params
+from harness.api.registry import DATASETS, load_builtins
 
 
 @functools.lru_cache(maxsize=8)

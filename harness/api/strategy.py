@@ -8,8 +8,10 @@ from typing import ClassVar
 
 import torch
 
-from harness.experience import Experience, Prediction, UnlabeledExperience
-from harness.params import Params
+from harness.api.dataset import Dataset
+from harness.api.errors import ConfigError
+from harness.api.experience import Experience, Prediction, UnlabeledExperience
+from harness.api.params import Params
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class StrategyContext:
 class Strategy:
     """Base of all strategies.
 
-    A subclass declares ``Params`` (a :class:`harness.params.Params` model of its options, validated
+    A subclass declares ``Params`` (a :class:`harness.api.params.Params` model of its options, validated
     from the YAML) and ``supports`` (the scenario kinds it can run), and implements :meth:`learn` and
     :meth:`predict`.  Register it with ``@STRATEGIES.register("name")``.
     """
@@ -48,8 +50,18 @@ class Strategy:
     @classmethod
     def encodes_own_inputs(cls, params: Params) -> bool:
         """True for strategies that bring their own encoder (e.g. a prompted transformer): they get the
-        dataset's raw inputs (texts as MiniLM token ids) instead of the board's backbone features."""
+        dataset's raw inputs, prepared by :meth:`prepare_inputs`, instead of the board's backbone features."""
         return False
+
+    @classmethod
+    def prepare_inputs(cls, params: Params, data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train and test inputs of ``data`` as tensors, for a strategy that encodes its own inputs.
+
+        Tensors are passed as they are; a strategy that reads texts or image files overrides this
+        (OVOR turns texts into its encoder's token ids)."""
+        if data.modality != "tensor":
+            raise ConfigError("backbone", f"dataset {data.name!r} holds {data.modality} inputs, which strategy {cls.registered_name!r} does not read")
+        return data.train_x, data.test_x
 
     @classmethod
     def input_problem(cls, params: Params, input_shape: tuple[int, ...]) -> tuple[str, str] | None:
@@ -70,7 +82,7 @@ class Strategy:
 
     def learn_unlabeled(self, experience: UnlabeledExperience) -> None:
         """Learn from an unlabeled step (``ncd``, ``cgcd``).  Prototype strategies get it from
-        :class:`harness.discovery.PrototypeDiscovery`; any strategy may implement its own."""
+        :class:`harness.components.discovery.PrototypeDiscovery`; any strategy may implement its own."""
         raise NotImplementedError(f"strategy {self.registered_name or type(self).__name__!r} cannot learn from unlabeled data")
 
     def predict(self, inputs: torch.Tensor) -> Prediction:  # pragma: no cover - interface

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from pydantic import Field, model_validator
 
-from harness.params import Params
+from harness.api.params import Params
 
 SILHOUETTE_CHUNK = 1024
 
@@ -250,7 +250,7 @@ DISCOVERY_STREAM = 7_919  # generator stream of discovery, offset by the step
 class PrototypeDiscovery:
     """Mixin giving a prototype strategy :meth:`learn_unlabeled` through :func:`discover`.
 
-    The strategy provides ``self.store`` (a :class:`harness.prototype_store.PrototypeStore`; or
+    The strategy provides ``self.store`` (a :class:`harness.store.prototype_store.PrototypeStore`; or
     override :meth:`discovery_store`),
     ``self.params.discovery`` (:class:`DiscoveryParams`; or override :meth:`discovery_params`) and
     :meth:`discovery_features` (inputs to the latent space its store lives in).  Discovered clusters

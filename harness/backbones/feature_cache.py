@@ -11,7 +11,7 @@ transform.  It is two files in the cache folder, each written atomically:
 Every load checks the features file against the recorded SHA-256 and shape; a corrupt or truncated
 entry is reported, removed and recomputed, never used.  A per-key file lock makes concurrent
 processes compute an entry once: the first computes, the others wait and then read it.  Each lookup
-is reported (hit, miss, corrupt) to the logger ``harness.feature_cache``, counted in
+is reported (hit, miss, corrupt) to the logger ``harness.backbones.feature_cache``, counted in
 :data:`STATS`, and appended to ``events.jsonl`` in the cache folder; a computation is also
 announced on standard error, since it may take minutes.
 """
@@ -36,7 +36,7 @@ FORMAT = 1
 ENV_DIR = "OWLBENCH_CACHE_DIR"
 EVENTS = "events.jsonl"
 LOCK_TIMEOUT_S = 24 * 3600
-log = logging.getLogger("harness.feature_cache")
+log = logging.getLogger("harness.backbones.feature_cache")
 
 
 def default_cache_dir() -> Path:

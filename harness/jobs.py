@@ -1,0 +1,170 @@
+"""A job, its id and its folder: everything about the results-folder format lives here.
+
+A board's folder ``<output>/<board>/`` holds:
+
+- ``board.json``: the board's plan, written before any job runs: every job (id, scenario label and
+  kind, strategy label, seed) in YAML order and the pairs skipped with their reasons. The report is
+  built from this file and the job folders alone;
+- ``<job-id>/``: one folder per job, published whole from a staging folder ``.<job-id>.*``:
+  ``config.json``, ``metrics.json``, ``steps.csv`` and the ``done`` marker for a finished job, or
+  ``failed.json`` alone for a failed one.
+
+The job id is a short hash of the job's fully resolved config.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.api.params import Params
+from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
+
+DONE_MARKER = "done"
+FAILED_FILE = "failed.json"
+MANIFEST = "board.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A validated dataset, scenario, strategy, backbone or executor entry: registered name, display
+    label and typed parameters; ``path`` names it in the YAML (``strategies[1]``)."""
+
+    name: str
+    label: str
+    params: Params
+    path: str
+
+    def resolved(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "params": self.params.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class Job:
+    board: str
+    dataset: Entry
+    scenario: Entry
+    strategy: Entry
+    seed: int
+    device: str
+    backbone: Entry | None = None
+
+    def resolved(self) -> dict[str, Any]:
+        """Everything that determines the job's numbers; its hash is the job id."""
+        resolved = {
+            "board": self.board,
+            "dataset": self.dataset.resolved(),
+            "scenario": self.scenario.resolved(),
+            "strategy": self.strategy.resolved(),
+            "seed": self.seed,
+            "device": self.device,
+        }
+        if self.backbone is not None:  # absent without one, so boards without a backbone keep their ids
+            resolved["backbone"] = self.backbone.resolved()
+        return resolved
+
+    @property
+    def id(self) -> str:
+        canonical = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def title(self) -> str:
+        return f"{self.scenario.label}/{self.strategy.label}/seed{self.seed}"
+
+    def folder(self, board_dir: Path) -> Path:
+        return board_dir / self.id
+
+    def is_done(self, board_dir: Path) -> bool:
+        return is_done(board_dir, self.id)
+
+
+# ---------------------------------------------------------------------------- markers
+def is_done(board_dir: Path, job_id: str) -> bool:
+    return (board_dir / job_id / DONE_MARKER).is_file()
+
+
+def is_failed(board_dir: Path, job_id: str) -> bool:
+    return (board_dir / job_id / FAILED_FILE).is_file() and not is_done(board_dir, job_id)
+
+
+# ---------------------------------------------------------------------------- writing
+def _staging(board_dir: Path, job_id: str) -> Path:
+    board_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{job_id}.", dir=board_dir))
+
+
+def steps_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    columns = list(rows[0]) if rows else []
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
+    return buffer.getvalue()
+
+
+def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
+    """Write the record of a finished job (from :func:`harness.runner.execute`, maybe run elsewhere)
+    as its folder: config.json, metrics.json, steps.csv and the ``done`` marker, written into a
+    staging folder that is moved into place at the end, so an interrupted job leaves no folder that
+    looks finished."""
+    staging = _staging(board_dir, job.id)
+    atomic_write_json(staging / "config.json", record["config"])
+    atomic_write_json(staging / "metrics.json", {**record["metrics"], "wall_time_s": record["wall_time_s"]})
+    atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
+    atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
+    publish_dir(staging, job.folder(board_dir))
+
+
+def publish_failure(job: Job, board_dir: Path, error: str | None, traceback: str | None) -> None:
+    """A folder holding only ``failed.json`` (status, error, traceback); it replaces what was there."""
+    staging = _staging(board_dir, job.id)
+    atomic_write_json(
+        staging / FAILED_FILE,
+        {"job_id": job.id, "title": job.title, "status": "failed", "error": error, "traceback": traceback},
+    )
+    publish_dir(staging, job.folder(board_dir))
+
+
+def remove_stale_staging(board_dir: Path, jobs: list[Job]) -> None:
+    """Staging folders (``.<job-id>.*``) left by a sweep that was killed mid-job."""
+    if board_dir.is_dir():
+        for job in jobs:
+            for stale in board_dir.glob(f".{job.id}.*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+
+
+def write_manifest(board_dir: Path, board: str, jobs: list[Job], skips: list[dict[str, str]]) -> None:
+    """``board.json``: the jobs of the board in YAML order and the skipped pairs, for the report."""
+    atomic_write_json(
+        board_dir / MANIFEST,
+        {
+            "board": board,
+            "jobs": [
+                {"id": j.id, "scenario": j.scenario.label, "kind": j.scenario.name, "strategy": j.strategy.label, "seed": j.seed}
+                for j in jobs
+            ],
+            "skipped": list(skips),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- reading
+def read_manifest(board_dir: Path) -> dict[str, Any]:
+    return json.loads((board_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
+def read_metrics(board_dir: Path, job_id: str) -> dict[str, Any] | None:
+    """The metrics of a finished job, ``None`` when it has not finished."""
+    if not is_done(board_dir, job_id):
+        return None
+    return json.loads((board_dir / job_id / "metrics.json").read_text(encoding="utf-8"))

@@ -1,0 +1,69 @@
+"""Turning a strategy's predictions on the test set into per-step metrics (the harness holds the labels).
+
+Every registered metric whose :meth:`~harness.api.metric.Metric.applies` accepts the plan is fed a
+:class:`~harness.api.metric.StepEvidence` after each step: accuracy on the test samples of seen
+classes and open-set detection against those of classes not seen yet for closed-world plans;
+clustering quality instead of accuracy for plans with unlabeled steps (``ncd``, ``cgcd``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.api.experience import Prediction
+from harness.api.metric import Metric, StepEvidence
+from harness.api.registry import METRICS
+from harness.api.scenario import ScenarioPlan
+
+
+def registered_metrics() -> list[type[Metric]]:
+    """Every registered metric class, in registration order (the order of the report's columns)."""
+    return METRICS.in_order()
+
+
+class StepEvaluator:
+    """Per step: the evidence of one prediction to every metric that applies to the plan.
+    ``test_y`` holds scenario class ids (-1 for classes outside the order)."""
+
+    def __init__(self, plan: ScenarioPlan, test_y: np.ndarray):
+        self.plan = plan
+        self.test_y = test_y
+        self.metrics = [cls.for_plan(plan) for cls in registered_metrics() if cls.applies(plan)]
+        self.train_sizes: list[int] = []
+
+    def update(self, step: int, train_size: int, prediction: Prediction) -> None:
+        evidence = StepEvidence(
+            step=step,
+            plan=self.plan,
+            test_y=self.test_y,
+            prediction=prediction,
+            predicted=prediction.predicted_classes().cpu().numpy(),
+            known_score=prediction.known_score.detach().cpu().double().numpy(),
+            is_seen=np.isin(self.test_y, self.plan.seen_after(step)),
+            train_size=train_size,
+        )
+        for metric in self.metrics:
+            metric.observe(evidence)
+        self.train_sizes.append(train_size)
+
+    def compute(self) -> dict[str, Any]:
+        """``{"summary": {...}, "steps": [one row per step], <extra keys of the metrics>}``."""
+        results = [(metric, metric.compute()) for metric in self.metrics]
+        open_world = self.plan.has_unlabeled_steps
+        steps = []
+        for i, train_size in enumerate(self.train_sizes):
+            row: dict[str, Any] = {"step": i}
+            if open_world:
+                row["labeled"] = self.plan.steps[i].labeled
+            row["seen_classes"] = len(self.plan.seen_after(i))
+            row["train_samples"] = train_size
+            for metric, out in results:
+                row.update({key: out[key][i] for key in metric.step_keys})
+            steps.append(row)
+        out: dict[str, Any] = {"summary": {}, "steps": steps}
+        for metric, values in results:
+            out["summary"].update(values["summary"])
+            out.update({key: values[key] for key in metric.extra_keys})
+        return out

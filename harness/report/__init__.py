@@ -1,0 +1,54 @@
+"""Collecting a board's folder into its tables and figures, from the folder alone.
+
+Written into the board folder: ``leaderboard.csv`` (one row per scenario × strategy: status, seeds
+done/failed, mean and sample std over seeds of every declared summary metric; no timings, so the file
+depends on the results alone), ``steps.csv`` (per step: mean and std over seeds of the per-step
+metrics), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
+every declared step curve and of forgetting, and ``leaderboard.html`` (:mod:`harness.report.page`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness import jobs
+from harness.io import atomic_write_bytes, atomic_write_text
+from harness.report.markdown import markdown_table
+from harness.report.page import leaderboard_html
+from harness.report.plots import make_plots
+from harness.report.tables import leaderboard_table, load_records, steps_table, to_csv
+
+__all__ = ["markdown_table", "write_report"]
+
+
+def __getattr__(name: str):
+    if name == "SUMMARY_KEYS":  # computed on use: a metric registered later has its keys too
+        from harness.report.columns import summary_key_names
+
+        return summary_key_names()
+    raise AttributeError(name)
+
+
+def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
+    """Write every table, plot and the HTML page of the board; return the table and the markdown."""
+    manifest = jobs.read_manifest(board_dir)
+    skips = tuple(manifest["skipped"])
+    records = load_records(board_dir, manifest)
+    table = leaderboard_table(board_dir, manifest, records)
+    # wall time varies from run to run: it goes to the markdown only, so the CSV depends on the results alone
+    atomic_write_text(board_dir / "leaderboard.csv", to_csv(table.drop(columns=["wall_time_s_mean"])))
+    atomic_write_text(board_dir / "steps.csv", to_csv(steps_table(records)))
+    if skips:
+        atomic_write_text(board_dir / "skipped.csv", to_csv(pd.DataFrame(list(skips))))
+    else:
+        (board_dir / "skipped.csv").unlink(missing_ok=True)
+    markdown = markdown_table(table, manifest["board"], skips)
+    atomic_write_text(board_dir / "leaderboard.md", markdown)
+    strategies = list(dict.fromkeys(j["strategy"] for j in manifest["jobs"]))
+    plots = make_plots(strategies, records, table)
+    for stem, (_, png) in plots.items():
+        atomic_write_bytes(board_dir / f"{stem}.png", png)
+    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips))
+    return table, markdown

@@ -1,0 +1,33 @@
+"""``leaderboard.md``: the readable table, printed at the end of a run."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from harness.report.columns import format_cell, seeds_cell, shown_keys, table_notes
+
+
+def markdown_table(table: pd.DataFrame, board: str, skips: tuple[dict[str, str], ...] = ()) -> str:
+    """Accuracies in percent, mean ± std over seeds, wall time per job; then the skipped pairs.
+
+    The metric columns are those the declarations show for the rows' scenario kinds (clustering
+    columns for open-world rows, accuracy columns for the others); a status column appears when
+    some pair is not complete."""
+    records = table.to_dict("records")
+    keys = shown_keys(records, "table")
+    show_status = any(r.get("status", "complete") != "complete" for r in records)
+    header = ["scenario", "strategy", *(["status"] if show_status else []), "seeds", *(k.label for k in keys), "time/job (s)"]
+    lines = [f"### {board}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in records:
+        cells: list[Any] = [row["scenario"], row["strategy"], *([row["status"]] if show_status else []), seeds_cell(row)]
+        cells += [format_cell(row, key) for key in keys]
+        wall = row["wall_time_s_mean"]
+        cells.append("–" if wall is None or math.isnan(wall) else f"{wall:.1f}")
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += ["", "Accuracies in %, mean ± sample std over seeds;" + table_notes(records, keys)]
+    if skips:
+        lines += ["", "Skipped (not run):", ""] + [f"- {s['scenario']} × {s['strategy']}: {s['reason']}" for s in skips]
+    return "\n".join(lines) + "\n"
