@@ -11,7 +11,7 @@ runs from here).
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from pydantic import PositiveFloat, PositiveInt
 
 from harness.api.experience import Experience, Prediction
 from harness.api.params import Params
@@ -19,11 +19,15 @@ from harness.api.strategy import Strategy
 
 
 class FinetuneParams(Params):
-    hidden: int = Field(256, ge=1, description="width of both hidden layers")
-    epochs: int = Field(20, ge=1, description="passes over each step's data")
-    lr: float = Field(0.05, gt=0, description="SGD learning rate (momentum 0.9)")
-    batch_size: int = Field(32, ge=1, description="samples per SGD step")
-    max_classes: int = Field(100, ge=1, description="size of the output layer; logits of unseen classes are ignored")
+    """``hidden``: width of both hidden layers; ``epochs``: passes over each step's data; ``lr``: SGD
+    learning rate (momentum 0.9); ``batch_size``: samples per SGD step; ``max_classes``: size of the
+    output layer (logits of unseen classes are ignored)."""
+
+    hidden: PositiveInt = 256
+    epochs: PositiveInt = 20
+    lr: PositiveFloat = 0.05
+    batch_size: PositiveInt = 32
+    max_classes: PositiveInt = 100
 
 
 class FinetuneMLP(Strategy):

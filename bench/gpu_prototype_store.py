@@ -31,7 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.store.prototype_store import PrototypeStore  # noqa: E402
 from harness.store.fused_top1 import unavailable_reason  # noqa: E402
-from harness.store.search import matmul_precision  # noqa: E402
+from harness.store.precision import matmul_precision  # noqa: E402
+from harness.devices import resolve_device  # noqa: E402
+from bench.store_args import add_size_options  # noqa: E402
 
 PRECISIONS = ("highest", "tf32", "bf16")
 
@@ -184,15 +186,11 @@ def part_update(c, args, device):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny sizes (C in {50, 300}, N=512, D=32), CPU allowed")
-    p.add_argument("--classes", type=int, nargs="+")
-    p.add_argument("--queries", type=int)
-    p.add_argument("--dim", type=int)
+    add_size_options(p, 1024, "store memory budget")
     p.add_argument("--check", type=int, help="queries checked against float64 (default 16384)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--budget-mib", type=int, default=1024)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    device = resolve_device(args.device)
     if device.type != "cuda" and not args.smoke:
         p.error("no CUDA device: run with --smoke to exercise the script on CPU")
     args.classes = args.classes or ([50, 300] if args.smoke else [1000, 10_000, 100_000])

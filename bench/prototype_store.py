@@ -37,6 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.store.prototype_store import PrototypeStore  # noqa: E402
+from bench.store_args import add_size_options  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -204,12 +205,8 @@ def bench_update(c, n, d, batch, covariance=None):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="D=128, C in {100, 2000, 20000}, N=4000")
-    p.add_argument("--classes", type=int, nargs="+")
-    p.add_argument("--queries", type=int)
-    p.add_argument("--dim", type=int)
-    p.add_argument("--repeats", type=int, default=3)
+    add_size_options(p, 256, "store memory budget and peers' batch size")
     p.add_argument("--peer-repeats", type=int, default=1, help="runs of sklearn, avalanche and cdist")
-    p.add_argument("--budget-mib", type=int, default=256, help="store memory budget and peers' batch size")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args(argv)
     if args.repeats < 1 or args.peer_repeats < 1:

@@ -61,11 +61,12 @@ class BoardModel(_Strict):
     backbone: str | dict[str, Any] | None = Field(None, description="frozen backbone: a name, or a mapping with 'name' and its parameters")
     executor: str | dict[str, Any] = Field("local", description="executor name, or a mapping with 'name' and its parameters")
 
-    @field_validator("name")
+    @field_validator("name", "device")
     @classmethod
-    def _slug(cls, value: str) -> str:
-        if not SLUG.match(value):
-            raise ValueError(f"must be {SLUG_HINT}; got {value!r}")
+    def _pattern(cls, value: str, info) -> str:
+        pattern, hint = (SLUG, SLUG_HINT) if info.field_name == "name" else (DEVICE, "auto, cpu, cuda or cuda:N")
+        if not pattern.match(value):
+            raise ValueError(f"must be {hint}; got {value!r}")
         return value
 
     @field_validator("seeds")
@@ -75,13 +76,6 @@ class BoardModel(_Strict):
             raise ValueError(f"seeds must be >= 0; got {value}")
         if len(set(value)) != len(value):
             raise ValueError(f"seeds must be distinct; got {value}")
-        return value
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        if not DEVICE.match(value):
-            raise ValueError(f"must be auto, cpu, cuda or cuda:N; got {value!r}")
         return value
 
 
@@ -252,8 +246,9 @@ def parse_config(
     # supports none of the board's scenarios is surely a mistake and is refused
     kinds = {s.name for s in scenarios}
     for strategy in strategies:
-        supported = STRATEGIES.get(strategy.name).supports
-        if not kinds & supported:
+        cls = STRATEGIES.get(strategy.name)
+        if all(cls.unsupported_reason(kind) for kind in kinds):
+            supported = cls.supports
             raise ConfigError(
                 f"{strategy.path}.name",
                 f"strategy {strategy.name!r} supports none of this board's scenario kinds ({', '.join(sorted(kinds))}); "

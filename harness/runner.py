@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.datasets.loading import load_dataset
-from harness.store.devices import resolve_device
+from harness.devices import resolve_device
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.metrics.evaluator import StepEvaluator
 from harness.backbones.inputs import job_inputs

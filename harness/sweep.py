@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
+from harness.api.registry import STRATEGIES
 from harness.config import BoardConfig
 from harness.jobs import Job
 
@@ -23,17 +24,13 @@ class Skip:
 
 
 def _unsupported(config: BoardConfig) -> dict[tuple[str, str], str]:
-    from harness.api.registry import STRATEGIES
-
     reasons = {}
     for strategy in config.strategies:
-        supported = STRATEGIES.get(strategy.name).supports
+        cls = STRATEGIES.get(strategy.name)
         for scenario in config.scenarios:
-            if scenario.name not in supported:
-                reasons[(scenario.label, strategy.label)] = (
-                    f"strategy {strategy.name!r} does not support scenario kind {scenario.name!r} "
-                    f"(it supports: {', '.join(sorted(supported))})"
-                )
+            reason = cls.unsupported_reason(scenario.name, strategy.name)
+            if reason:
+                reasons[(scenario.label, strategy.label)] = reason
     return reasons
 
 

@@ -40,14 +40,14 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from harness.api.seeds import FETRIL_LINEAR_SEED_FACTOR, SeedStream
 from harness.api.experience import Experience, Prediction
-from harness.components.discovery import Clustering, DiscoveryParams, PrototypeDiscovery
+from harness.components.discovery import Clustering, DiscoveryParams
+from harness.components.session_strategy import SessionBackboneStrategy
 from harness.api.params import Params
 from harness.store.prototype_store import PrototypeStore
 from harness.api.registry import STRATEGIES
-from harness.api.strategy import Strategy
-from harness.training import BackboneParams, SessionBackbone
-from harness.training.networks import arch_field_problem
+from harness.training import BackboneParams
 from harness.training.linear_probe import train_linear_layer
 
 
@@ -119,7 +119,7 @@ def pseudo_features(
 
 
 @STRATEGIES.register("fetril")
-class FeTrIL(PrototypeDiscovery, Strategy):
+class FeTrIL(SessionBackboneStrategy):
     __doc__ = __doc__ + """
 On unlabeled steps (``ncd``, ``cgcd``) the shared discovery clusters the frozen features with the
 known centroids fixed; discovered clusters become new classes (their samples pseudo-labeled by
@@ -127,16 +127,8 @@ cluster) and the classifier is retrained as after a labeled step: their real fea
 pseudo-features of every past class.
 """
     Params = FeTrILParams
-    supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
-
-    @classmethod
-    def input_problem(cls, params, input_shape):
-        return arch_field_problem("backbone.arch", params.backbone.arch, input_shape)
-
     def __init__(self, params: FeTrILParams, context):
         super().__init__(params, context)
-        self.backbone = SessionBackbone(params.backbone, context)
-        self.store: PrototypeStore | None = None
         self.weight: torch.Tensor | None = None
         self.bias: torch.Tensor | None = None
         self.classes = torch.zeros(0, dtype=torch.long)
@@ -147,7 +139,7 @@ pseudo-features of every past class.
     def _sources(self, past_means: torch.Tensor, new_means: torch.Tensor, step: int) -> list[list[int]]:
         p = self.params
         if p.variant == "random":
-            g = self.context.generator(1_000 + step)
+            g = self.context.generator(SeedStream.FETRIL_SOURCES + step)
             return [[int(j)] for j in torch.randint(0, len(new_means), (len(past_means),), generator=g)]
         k = p.k if p.variant == "k_closest" else 1
         return closest_new_classes(past_means, new_means, p.distance, k).tolist()
@@ -181,7 +173,7 @@ pseudo-features of every past class.
             new_means, past_means = self.store.means[self.store.rows(new)], self.store.means[self.store.rows(past)]
             rows_of_new = [torch.nonzero(labels == c).flatten() for c in new]
             sources = self._sources(past_means, new_means, step)
-            pseudo, owner = pseudo_features(feats, rows_of_new, new_means, past_means, sources, self.context.generator(2_000 + step))
+            pseudo, owner = pseudo_features(feats, rows_of_new, new_means, past_means, sources, self.context.generator(SeedStream.FETRIL_PSEUDO + step))
             train_x.append(pseudo)
             train_y.append(torch.tensor(past, dtype=torch.long, device=feats.device)[owner])
         self._fit_classifier(self._normalize(torch.cat(train_x)), torch.cat(train_y), step)
@@ -197,7 +189,7 @@ pseudo-features of every past class.
             p = self.params
             self.weight, self.bias = train_linear_layer(
                 x, targets, len(classes), epochs=p.linear_epochs, lr=p.linear_lr, batch_size=p.linear_batch_size,
-                weight_decay=p.linear_weight_decay, momentum=p.linear_momentum, seed=self.context.seed * 1_000 + step,
+                weight_decay=p.linear_weight_decay, momentum=p.linear_momentum, seed=self.context.seed * FETRIL_LINEAR_SEED_FACTOR + step,
             )
             return
         from sklearn.svm import LinearSVC

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from harness.api.seeds import SeedStream
 from harness.api.experience import Experience, Prediction
 from harness.components.neural_gas import (
     NeuralGasTopology,
@@ -82,7 +83,7 @@ class NAPAVQ(Strategy):
 
     def __init__(self, params: NAPAVQParams, context):
         super().__init__(params, context)
-        self.generator = context.generator(11)
+        self.generator = context.generator(SeedStream.NAPA_VQ_BATCHES)
         self.network: nn.Module | None = None
         self.old_network: nn.Module | None = None
         self.code_vectors = torch.zeros(0, 0)

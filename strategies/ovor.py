@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from harness.api.seeds import OVOR_HEAD_SEED_FACTOR, SeedStream
 from harness.api.dataset import Dataset
 from harness.api.experience import Experience, Prediction
 from harness.api.params import Params
@@ -82,7 +83,7 @@ class OVOR(Strategy):
 
     def __init__(self, params: OVORParams, context):
         super().__init__(params, context)
-        self.generator = context.generator(17)
+        self.generator = context.generator(SeedStream.OVOR_BATCHES)
         if params.encoder == "minilm":
             from harness.components.prompted_minilm import MiniLMEncoder
 
@@ -115,7 +116,7 @@ class OVOR(Strategy):
         """Add ``new`` outputs to the head, keeping the old ones (freshly initialised, seeded)."""
         have = 0 if self.head is None else self.head.out_features
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.context.seed * 7919 + have)
+            torch.manual_seed(self.context.seed * OVOR_HEAD_SEED_FACTOR + have)
             grown = nn.Linear(self.encoder.dim, have + new).to(self.device)
         if self.head is not None:
             with torch.no_grad():

@@ -26,14 +26,13 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from harness.components.discovery import Clustering, DiscoveryParams, PrototypeDiscovery
+from harness.components.discovery import Clustering, DiscoveryParams
+from harness.components.session_strategy import SessionBackboneStrategy
 from harness.api.experience import Experience, Prediction
 from harness.api.params import Params
 from harness.store.prototype_store import PrototypeStore
 from harness.api.registry import STRATEGIES
-from harness.api.strategy import Strategy
-from harness.training import BackboneParams, SessionBackbone
-from harness.training.networks import arch_field_problem
+from harness.training import BackboneParams
 
 
 class TEENBackboneParams(BackboneParams):
@@ -60,23 +59,15 @@ def calibrate(protos: torch.Tensor, base_protos: torch.Tensor, shift_weight: flo
 
 
 @STRATEGIES.register("teen")
-class TEEN(PrototypeDiscovery, Strategy):
+class TEEN(SessionBackboneStrategy):
     __doc__ = __doc__ + """
 On unlabeled steps (``ncd``, ``cgcd``) the shared discovery clusters the frozen features with the
 known prototypes fixed; each discovered cluster's centre is a new prototype, calibrated like the
 prototype of a labeled new class.
 """
     Params = TEENParams
-    supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
-
-    @classmethod
-    def input_problem(cls, params, input_shape):
-        return arch_field_problem("backbone.arch", params.backbone.arch, input_shape)
-
     def __init__(self, params: TEENParams, context):
         super().__init__(params, context)
-        self.backbone = SessionBackbone(params.backbone, context)
-        self.store: PrototypeStore | None = None
         self.base_classes: list[int] = []
 
     def learn(self, experience: Experience) -> None:

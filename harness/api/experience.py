@@ -14,6 +14,12 @@ from dataclasses import dataclass
 import torch
 
 
+def _describe(experience, **fields) -> str:
+    """A short repr: the step, the kind, the number of inputs and ``fields`` (never the tensors)."""
+    extra = "".join(f", {k}={v}" for k, v in fields.items())
+    return f"{type(experience).__name__}(step={experience.step}, kind={experience.scenario_kind!r}, n={len(experience.inputs)}{extra})"
+
+
 @dataclass(frozen=True, slots=True)
 class Experience:
     """A labeled training step (``cil``, ``fscil``, the labeled stage of open-world scenarios).
@@ -35,10 +41,7 @@ class Experience:
         return self.step == 0
 
     def __repr__(self) -> str:
-        return (
-            f"Experience(step={self.step}, kind={self.scenario_kind!r}, n={len(self.inputs)}, "
-            f"new_classes={list(self.new_classes)})"
-        )
+        return _describe(self, new_classes=list(self.new_classes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +61,7 @@ class UnlabeledExperience:
     may_contain_known: bool
 
     def __repr__(self) -> str:
-        return (
-            f"UnlabeledExperience(step={self.step}, kind={self.scenario_kind!r}, n={len(self.inputs)}, "
-            f"num_new_classes={self.num_new_classes}, may_contain_known={self.may_contain_known})"
-        )
+        return _describe(self, num_new_classes=self.num_new_classes, may_contain_known=self.may_contain_known)
 
 
 @dataclass(frozen=True, slots=True)

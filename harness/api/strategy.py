@@ -48,6 +48,17 @@ class Strategy:
     registered_name: ClassVar[str] = ""
 
     @classmethod
+    def unsupported_reason(cls, kind: str, name: str | None = None) -> str | None:
+        """Why this strategy (named ``name`` in the YAML) cannot run scenario kind ``kind``; ``None``
+        when it can.  The one capability check: the config and the sweep both ask it."""
+        if kind in cls.supports:
+            return None
+        return (
+            f"strategy {name or cls.registered_name!r} does not support scenario kind {kind!r} "
+            f"(it supports: {', '.join(sorted(cls.supports))})"
+        )
+
+    @classmethod
     def encodes_own_inputs(cls, params: Params) -> bool:
         """True for strategies that bring their own encoder (e.g. a prompted transformer): they get the
         dataset's raw inputs, prepared by :meth:`prepare_inputs`, instead of the board's backbone features."""

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.store.devices import resolve_device
+from harness.devices import resolve_device
 from harness.api.dataset import Dataset, ImageFiles, Inputs
 from harness.api.errors import ConfigError
 from harness.backbones.feature_cache import FeatureCache

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import torch
 from pydantic import Field, model_validator
 
+from harness.api.seeds import SeedStream
 from harness.api.params import Params
 
 SILHOUETTE_CHUNK = 1024
@@ -166,18 +167,11 @@ def constrained_kmeans_runs(
     return fits
 
 
-def constrained_kmeans(
-    x: torch.Tensor,
-    known: torch.Tensor,
-    k: int,
-    generator: torch.Generator,
-    mixes_known: bool = False,
-    n_init: int = 10,
-    max_iter: int = 300,
-    tol: float = 1e-4,
-) -> Clustering:
-    """k-means of ``x`` into ``k`` new clusters with the ``known`` prototypes fixed (see module docstring)."""
-    return constrained_kmeans_runs(x, known, k, generator, mixes_known, n_init, max_iter, tol)[0]
+def constrained_kmeans(x: torch.Tensor, known: torch.Tensor, k: int, generator: torch.Generator, **options) -> Clustering:
+    """k-means of ``x`` into ``k`` new clusters with the ``known`` prototypes fixed (see module
+    docstring); ``options`` are those of :func:`constrained_kmeans_runs` (``mixes_known``, ``n_init``,
+    ``max_iter``, ``tol``)."""
+    return constrained_kmeans_runs(x, known, k, generator, **options)[0]
 
 
 def silhouette_score(x: torch.Tensor, labels: torch.Tensor) -> float:
@@ -244,7 +238,6 @@ def discover(
     return Clustering(chosen.centres, chosen.assignment, chosen.inertia, scores)
 
 
-DISCOVERY_STREAM = 7_919  # generator stream of discovery, offset by the step
 
 
 class PrototypeDiscovery:
@@ -281,7 +274,7 @@ class PrototypeDiscovery:
             known,
             experience.num_new_classes,
             self.discovery_params(),
-            self.context.generator(DISCOVERY_STREAM + experience.step),
+            self.context.generator(SeedStream.DISCOVERY + experience.step),
             mixes_known=experience.may_contain_known and len(store.class_ids) > 0,
         )
         first = int(store.class_ids.max()) + 1 if len(store.class_ids) else 0

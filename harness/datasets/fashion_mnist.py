@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from harness.datasets._fashion_idx import DEFAULT_DIR, PACKAGE
+from harness.io import atomic_write_bytes
 from harness.api.dataset import Dataset, DatasetSource
 from harness.datasets.paths import data_dir
+from harness.datasets.splits import cap_per_class
 from harness.api.params import Params
 from harness.api.registry import DATASETS
 
-DEBIAN_DIR = str(DEFAULT_DIR)
-DEBIAN_PACKAGE = PACKAGE
+DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
 ENV_SOURCE = "OWLBENCH_FASHION_MNIST_DIR"
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -54,25 +53,36 @@ def prepare_raw_folder(source_dir: Path, cache_dir: Path) -> Path:
         target = raw / name
         if target.is_file():
             continue
-        source = source_dir / f"{name}.gz"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=raw)
-        try:
-            with gzip.open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with gzip.open(source_dir / f"{name}.gz", "rb") as src:
+            atomic_write_bytes(target, src.read())
     return cache_dir
 
 
 def subsample_per_class(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     """Sorted indices keeping at most ``limit`` random samples of every class (all when ``limit`` is None)."""
-    if limit is None:
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    keep = [rng.permutation(np.flatnonzero(labels == c))[:limit] for c in np.unique(labels)]
-    return np.sort(np.concatenate(keep))
+    return cap_per_class(labels, limit, seed)
+
+
+def official_splits(params: FashionMNISTParams) -> tuple[list[tuple[torch.Tensor, np.ndarray]], tuple[str, ...]]:
+    """The official train and test splits (uint8 ``N×28×28`` images, int64 labels) and the class
+    names, read by torchvision from the raw folder (prepared from the local files, or downloaded)."""
+    from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+
+    source = Path(params.source_dir or os.environ.get(ENV_SOURCE) or DEBIAN_DIR).expanduser()
+    cache = data_dir(params.cache_dir)
+    have_source = all((source / f"{n}.gz").is_file() for n in FILES)
+    if have_source:
+        prepare_raw_folder(source, cache)
+    elif not params.download:
+        raise FileNotFoundError(
+            f"Fashion-MNIST files not found in {str(source)!r}: install the Debian package {DEBIAN_PACKAGE} "
+            f"(apt-get install {DEBIAN_PACKAGE}), give source_dir, or set download: true"
+        )
+    splits = []
+    for train in (True, False):
+        ds = TorchvisionFashionMNIST(str(cache), train=train, download=params.download and not have_source)
+        splits.append((ds.data, ds.targets.numpy().astype(np.int64)))
+    return splits, tuple(ds.classes)
 
 
 @DATASETS.register("fashion-mnist")
@@ -82,25 +92,11 @@ class FashionMNIST(DatasetSource):
     Params = FashionMNISTParams
 
     def load(self, params: FashionMNISTParams) -> Dataset:
-        from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
-
-        source = Path(params.source_dir or os.environ.get(ENV_SOURCE) or DEBIAN_DIR).expanduser()
-        cache = data_dir(params.cache_dir)
-        have_source = all((source / f"{n}.gz").is_file() for n in FILES)
-        if have_source:
-            prepare_raw_folder(source, cache)
-        elif not params.download:
-            raise FileNotFoundError(
-                f"Fashion-MNIST files not found in {str(source)!r}: install the Debian package {DEBIAN_PACKAGE} "
-                f"(apt-get install {DEBIAN_PACKAGE}), give source_dir, or set download: true"
-            )
+        splits, classes = official_splits(params)
         parts = []
-        for train, limit, stream in ((True, params.max_per_class, 0), (False, params.max_test_per_class, 1)):
-            ds = TorchvisionFashionMNIST(str(cache), train=train, download=params.download and not have_source)
-            y = ds.targets.numpy().astype(np.int64)
-            keep = subsample_per_class(y, limit, params.subsample_seed * 2 + stream)
-            x = ds.data[torch.from_numpy(keep)].float().div_(255.0).unsqueeze(1)
+        for (images, y), limit, stream in zip(splits, (params.max_per_class, params.max_test_per_class), (0, 1)):
+            keep = cap_per_class(y, limit, params.subsample_seed * 2 + stream)
+            x = images[torch.from_numpy(keep)].float().div_(255.0).unsqueeze(1)
             parts.append((x, torch.from_numpy(y[keep])))
-            classes = tuple(ds.classes)
         (train_x, train_y), (test_x, test_y) = parts
         return Dataset("fashion-mnist", train_x, train_y, test_x, test_y, classes)

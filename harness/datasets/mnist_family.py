@@ -91,9 +91,10 @@ def animal_mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 def fashion_mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST's 70,000 images (train then test, uint8 ``N×28×28``) and labels."""
-    from harness.datasets._fashion_idx import fashion_idx_arrays
+    from harness.datasets.fashion_mnist import FashionMNISTParams, official_splits
 
-    return fashion_idx_arrays()
+    splits, _ = official_splits(FashionMNISTParams())
+    return np.concatenate([images.numpy() for images, _ in splits]), np.concatenate([labels for _, labels in splits])
 
 
 class GreyParams(Params):

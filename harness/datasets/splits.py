@@ -20,3 +20,12 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
         test.append(idx[:n_test])
         train.append(idx[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def cap_per_class(labels: np.ndarray, cap: int | None, seed) -> np.ndarray:
+    """Sorted indices keeping at most ``cap`` random samples of every class, drawn with
+    ``np.random.default_rng(seed)`` (all indices when ``cap`` is None)."""
+    if cap is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:cap] for c in np.unique(labels)]))

@@ -20,7 +20,7 @@ from pydantic import Field
 from harness.api.dataset import Dataset, DatasetSource
 from harness.api.params import Params
 from harness.api.registry import DATASETS
-from harness.datasets.splits import stratified_split
+from harness.datasets.splits import cap_per_class, stratified_split
 
 PACKAGE = "wordnet-base"
 DEFAULT_DIR = Path("/usr/share/wordnet")
@@ -89,10 +89,7 @@ def ancestor_at_depth(synsets: dict[int, Synset], offset: int, depth: int) -> in
 
 def cap_and_split(labels: np.ndarray, cap: int | None, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """At most ``cap`` samples per class (drawn by ``seed``), then a stratified train/test split."""
-    keep = np.arange(len(labels))
-    if cap is not None:
-        rng = np.random.default_rng([seed, 7])
-        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:cap] for c in np.unique(labels)]))
+    keep = cap_per_class(labels, cap, [seed, 7])
     train, test = stratified_split(labels[keep], test_fraction, seed)
     return keep[train], keep[test]
 

@@ -33,24 +33,16 @@ data (on the fraction of queries proved, counted in ``BlockedSearch.proved``).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-PRECISIONS = ("highest", "tf32", "bf16")
+from harness.store.precision import PRECISIONS, matmul_precision, rounding_constant
+
 KERNELS = ("torch", "triton")  # top-1 by blocks of torch operations, or by the fused Triton kernel
 FAST_MIN_ROWS = 1024
 _FUSED_CHUNK = 1 << 16  # queries per call of the fused kernel
-UNIT_ROUNDOFF = {"bf16": 2.0**-8, "tf32": 2.0**-11}  # 8 and 11 significant bits
-
-
-def rounding_constant(precision: str, terms: int) -> float:
-    """``c`` of the module docstring: a fast score is within ``c·Σ|q_i p_i|`` of the real one."""
-    return 4 * UNIT_ROUNDOFF[precision] + 2 * terms * 2.0**-24
-
-
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -59,39 +51,6 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     if threads not in _POOLS:
         _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="prototype-search")
     return _POOLS[threads]
-
-
-@contextlib.contextmanager
-def matmul_precision(precision: str, device: torch.device):
-    """On CUDA: allow TF32 tensor-core matmuls for ``"tf32"``; keep bf16 matmuls' reductions in
-    float32 for ``"bf16"``.  On CPU TF32 does not exist and the block runs in IEEE float32.
-    """
-    if device.type != "cuda" or precision == "highest":
-        yield
-        return
-    matmul = torch.backends.cuda.matmul
-    if precision == "bf16":  # the rounding bound assumes float32 accumulation (no bf16 split-K sums)
-        old = matmul.allow_bf16_reduced_precision_reduction
-        matmul.allow_bf16_reduced_precision_reduction = False
-        try:
-            yield
-        finally:
-            matmul.allow_bf16_reduced_precision_reduction = old
-        return
-    if hasattr(matmul, "fp32_precision"):
-        old = matmul.fp32_precision
-        matmul.fp32_precision = "tf32"
-        try:
-            yield
-        finally:
-            matmul.fp32_precision = old
-    else:  # older torch
-        old = matmul.allow_tf32
-        matmul.allow_tf32 = True
-        try:
-            yield
-        finally:
-            matmul.allow_tf32 = old
 
 
 def block_topk(block: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from harness.io import atomic_write_bytes
 
 FORMAT = "owlbench.prototype_store"
 VERSION = "1"
@@ -15,23 +16,14 @@ REQUIRED = ("class_ids", "proto_class", "proto_slot", "counts", "means")
 
 
 def write(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write atomically: a temporary file next to ``path``, then renamed over it."""
-    from safetensors.torch import save_file
+    """Write atomically (through :func:`harness.io.atomic_write_bytes`)."""
+    from safetensors.torch import save
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(
-            {k: v.detach().contiguous().cpu() for k, v in tensors.items()},
-            tmp,
-            metadata={"format": FORMAT, "version": VERSION, "meta": json.dumps(meta)},
-        )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = save(
+        {k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+        metadata={"format": FORMAT, "version": VERSION, "meta": json.dumps(meta)},
+    )
+    atomic_write_bytes(Path(path), data)
 
 
 def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:

@@ -18,6 +18,7 @@ no per-row temporaries, a few passes over the batch.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 COVARIANCE_KINDS = (None, "diag", "full")
 
@@ -63,14 +64,7 @@ def batch_moments(
     return counts, means, m2
 
 
-def chan_merge(
-    n_a: torch.Tensor,
-    mean_a: torch.Tensor,
-    m2_a: torch.Tensor | None,
-    n_b: torch.Tensor,
-    mean_b: torch.Tensor,
-    m2_b: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def chan_merge(n_a: Tensor, mean_a: Tensor, m2_a: Tensor | None, n_b: Tensor, mean_b: Tensor, m2_b: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
     """Statistics of the union of two disjoint sets, row by row (see the module docstring).
 
     Rows where both counts are zero keep mean and M2 at zero.

@@ -13,7 +13,18 @@ from torch import nn
 from harness.training.params import BackboneParams
 
 
-class SmallCNN(nn.Module):
+class _PooledConvNet(nn.Module):
+    """Convolutional layers, then global average pooling into ``out_dim`` features."""
+
+    def pool_into_features(self, layers: list[nn.Module], channels: int) -> None:
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_dim = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class SmallCNN(_PooledConvNet):
     """``depth`` blocks of conv3×3 → BatchNorm → ReLU → 2×2 max-pool (pooling stops at 1×1), channels
     ``width·2^i``, then global average pooling; ``out_dim = width·2^(depth-1)``."""
 
@@ -28,11 +39,7 @@ class SmallCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2))
                 size //= 2
             channels = out
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.out_dim = channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        self.pool_into_features(layers, channels)
 
 
 class MLP(nn.Module):
@@ -71,7 +78,7 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+class ResNet(_PooledConvNet):
     """CIFAR-style ResNet: conv3×3(width) stem, stages of basic blocks (stage ``s``: ``width·2^s``
     channels, stride 2 from the second stage on), global average pooling.  ``blocks=[2,2,2,2]``,
     ``width=64`` is ResNet-18 for small images; ``[3,3,3]``, ``width=16`` is ResNet-20."""
@@ -85,11 +92,7 @@ class ResNet(nn.Module):
             for b in range(n):
                 layers.append(BasicBlock(cin, cout, stride=2 if (s > 0 and b == 0) else 1))
                 cin = cout
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.out_dim = cin
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        self.pool_into_features(layers, cin)
 
 
 class Identity(nn.Module):

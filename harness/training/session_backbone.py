@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from harness.api.seeds import SeedStream
 from harness.api.experience import Experience
 from harness.training.base_training import TrainedBackbone, train_base_backbone
 from harness.training.params import BackboneParams
 
-SEED_STREAM = 7_919  # separates the backbone's seed from other seeded uses of the job seed
 
 
 class SessionBackbone:
@@ -24,7 +24,7 @@ class SessionBackbone:
             raise RuntimeError("the backbone is already trained: it is trained on the base session only")
         if not experience.is_base:
             raise RuntimeError(f"the backbone must be trained on the base session (step 0), got step {experience.step}")
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.context.generator(SEED_STREAM)))
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.context.generator(SeedStream.SESSION_BACKBONE)))
         self.trained = train_base_backbone(self.params, experience.inputs, experience.labels, seed, self.context.device)
 
     def features(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Offline grey image sets: the IDX reader, the numpy-only unpickler, and the packaged data."""
+"""Offline grey image sets: the numpy-only unpickler, and the packaged data."""
 
 import gzip
 import importlib.util
@@ -8,7 +8,6 @@ import pickle
 import numpy as np
 import pytest
 
-from harness.datasets._fashion_idx import read_idx
 from harness.datasets.mnist_family import _load_numpy_pickle
 
 
@@ -27,18 +26,6 @@ needs_animal = pytest.mark.skipif(importlib.util.find_spec("animal_mnist") is No
 needs_fashion = pytest.mark.skipif(
     not os.path.isfile("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"), reason="needs the Debian package dataset-fashion-mnist"
 )
-
-
-def test_idx_reader_on_a_hand_made_file(tmp_path):
-    # magic 0 0 8 (ubyte) 3 (dims), sizes 2, 2, 3 (big endian), then 12 values
-    blob = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(range(12))
-    path = tmp_path / "x.gz"
-    path.write_bytes(gzip.compress(blob))
-    out = read_idx(path)
-    assert out.shape == (2, 2, 3) and out[1, 0, 2] == 8
-    path.write_bytes(gzip.compress(blob[:-1]))
-    with pytest.raises(ValueError, match="11 values"):
-        read_idx(path)
 
 
 class _Evil:

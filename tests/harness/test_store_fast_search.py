@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.store.prototype_store import PrototypeStore
-from harness.store.search import FAST_MIN_ROWS, BlockedSearch, rounding_constant
+from harness.store.precision import rounding_constant
+from harness.store.search import FAST_MIN_ROWS, BlockedSearch
 
 
 def _pair(protos: torch.Tensor, **options) -> tuple[PrototypeStore, PrototypeStore]:

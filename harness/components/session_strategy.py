@@ -1,0 +1,27 @@
+"""The shared header of strategies built on a session backbone (FeTrIL, TEEN): a network trained on
+the base session (:class:`harness.training.SessionBackbone`), frozen afterwards, a prototype store
+of its features, and the shared discovery on unlabeled steps."""
+
+from __future__ import annotations
+
+from harness.api.strategy import Strategy
+from harness.components.discovery import PrototypeDiscovery
+from harness.store.prototype_store import PrototypeStore
+from harness.training import SessionBackbone
+from harness.training.networks import arch_field_problem
+
+
+class SessionBackboneStrategy(PrototypeDiscovery, Strategy):
+    """Base of strategies whose ``params.backbone`` is trained on the base session; they run every
+    scenario kind (unlabeled steps through :class:`PrototypeDiscovery`)."""
+
+    supports = frozenset({"cil", "fscil", "ncd", "cgcd"})
+
+    @classmethod
+    def input_problem(cls, params, input_shape):
+        return arch_field_problem("backbone.arch", params.backbone.arch, input_shape)
+
+    def __init__(self, params, context):
+        super().__init__(params, context)
+        self.backbone = SessionBackbone(params.backbone, context)
+        self.store: PrototypeStore | None = None
