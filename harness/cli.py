@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", metavar="GLOB", help="run only jobs whose scenario or strategy label (or 'scenario/strategy') matches; repeatable")
     run.add_argument("--exclude", action="append", metavar="GLOB", help="do not run jobs matched by this glob; repeatable")
     listing = sub.add_parser("list", help="print what is registered, by kind")
-    listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies", "backbones", "executors"), help="only this kind")
+    listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies", "backbones", "executors", "metrics"), help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
     add_cache_parser(sub)
     return parser

@@ -5,8 +5,8 @@ of the report's columns: continual accuracy, open-set detection, clustering qual
 """
 
 from harness.api.metric import Metric
-from harness.metrics.continual import ContinualAccuracy
-from harness.metrics.openset import OpenSetDetection
-from harness.metrics.clustering import ClusteringQuality  # noqa: E402  (after the two above: column order)
+from harness.metrics.continual import ContinualAccuracy  # isort: skip
+from harness.metrics.openset import OpenSetDetection  # isort: skip
+from harness.metrics.clustering import ClusteringQuality  # after the two above: the column order
 
 __all__ = ["Metric", "ClusteringQuality", "ContinualAccuracy", "OpenSetDetection"]

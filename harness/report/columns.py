@@ -42,7 +42,7 @@ def shown_keys(records: list[dict[str, Any]], where: str) -> list[MetricKey]:
     return [k for k, m in chosen if m is not None] + [k for k, m in chosen if m is None]
 
 
-def table_notes(records: list[dict[str, Any]], keys: list[MetricKey]) -> str:
+def table_notes(keys: list[MetricKey]) -> str:
     """The sentences of the metrics that have a column in the table."""
     names = {k.name for k in keys}
     return "".join(m.table_note for m in METRICS.in_order() if any(k.name in names for k in m.summary_keys))

@@ -27,7 +27,7 @@ def markdown_table(table: pd.DataFrame, board: str, skips: tuple[dict[str, str],
         wall = row["wall_time_s_mean"]
         cells.append("–" if wall is None or math.isnan(wall) else f"{wall:.1f}")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += ["", "Accuracies in %, mean ± sample std over seeds;" + table_notes(records, keys)]
+    lines += ["", "Accuracies in %, mean ± sample std over seeds;" + table_notes(keys)]
     if skips:
         lines += ["", "Skipped (not run):", ""] + [f"- {s['scenario']} × {s['strategy']}: {s['reason']}" for s in skips]
     return "\n".join(lines) + "\n"
