@@ -67,6 +67,7 @@ def browser(tmp_path):
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0",
+        "--remote-allow-origins=*",  # websocket-client sends an Origin header, which Chromium refuses without this
         "--window-size=1500,1100", "about:blank",
     ]
     process = subprocess.Popen([CHROMIUM, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
