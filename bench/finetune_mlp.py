@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from pydantic import PositiveFloat, PositiveInt
 
+from harness.training.batches import epoch_batches
 from harness.api.experience import Experience, Prediction
 from harness.api.params import Params
 from harness.api.strategy import Strategy
@@ -58,9 +59,7 @@ class FinetuneMLP(Strategy):
         x, y = experience.inputs.float(), experience.labels.long()
         self.net.train()
         for _ in range(self.params.epochs):
-            order = torch.randperm(len(x), generator=self.shuffle).to(x.device)
-            for start in range(0, len(x), self.params.batch_size):
-                batch = order[start : start + self.params.batch_size]
+            for batch in epoch_batches(len(x), self.params.batch_size, self.shuffle, x.device):
                 loss = torch.nn.functional.cross_entropy(self.net(x[batch]) + mask, y[batch])
                 optimizer.zero_grad()
                 loss.backward()

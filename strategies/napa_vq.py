@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from harness.training.batches import epoch_batches
 from harness.api.seeds import SeedStream
 from harness.api.experience import Experience, Prediction
 from harness.components.neural_gas import (
@@ -162,10 +163,8 @@ class NAPAVQ(Strategy):
         self.network.train()
         self.history = []
         for _ in range(p.epochs):
-            order = torch.randperm(len(x), generator=self.generator).to(self.device)
             totals = torch.zeros(3)
-            for start in range(0, len(x), p.batch_size):
-                idx = order[start : start + p.batch_size]
+            for idx in epoch_batches(len(x), p.batch_size, self.generator, self.device):
                 terms = self.step_losses(x[idx], rows[idx], old_vectors)
                 loss = sum(terms.values())
                 opt.zero_grad()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from harness.training.batches import epoch_batches
 from harness.api.seeds import OVOR_HEAD_SEED_FACTOR, SeedStream
 from harness.api.dataset import Dataset
 from harness.api.experience import Experience, Prediction
@@ -129,8 +130,7 @@ class OVOR(Strategy):
         return torch.cat([torch.full_like(logits[:, :start], -torch.inf), logits[:, start:]], dim=1)
 
     def _batches(self, n: int) -> list[torch.Tensor]:
-        order = torch.randperm(n, generator=self.generator)
-        return [order[i : i + self.params.batch_size] for i in range(0, n, self.params.batch_size)]
+        return epoch_batches(n, self.params.batch_size, self.generator)
 
     # ------------------------------------------------------------------ interface
     def learn(self, experience: Experience) -> None:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.datasets.splits import stratified_split
+from harness.training.batches import epoch_batches
 from harness.training.heads import build_head
 from harness.training.networks import build_network
 from harness.training.params import BackboneParams
@@ -156,10 +157,9 @@ def _train(params: BackboneParams, inputs: torch.Tensor, labels: torch.Tensor, s
     for epoch in range(params.epochs):
         network.train()
         head.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
         total_loss, seen = 0.0, 0
-        for start in range(0, len(order), params.batch_size):
-            batch = order[start : start + params.batch_size].to(device)
+        for positions in epoch_batches(len(train_idx), params.batch_size, generator):
+            batch = train_idx[positions].to(device)
             if len(batch) < 2:  # BatchNorm cannot train on a single sample
                 continue
             loss = F.cross_entropy(head(network(x[batch])), y[batch])

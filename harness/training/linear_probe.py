@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.training.batches import epoch_batches
+
 
 def train_linear_layer(
     features: torch.Tensor,
@@ -32,9 +34,7 @@ def train_linear_layer(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
-        order = torch.randperm(len(features), generator=generator).to(device)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
+        for batch in epoch_batches(len(features), batch_size, generator, device):
             loss = F.cross_entropy(layer(features[batch]), targets[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
