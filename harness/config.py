@@ -31,16 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from harness import safe_yaml
+from harness.safe_yaml import shorten
 from harness.api.errors import ConfigError, UnknownNameError
 from harness.jobs import Entry
-from harness.grid import GRID_KEY, expand_grid
+from harness.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
 from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
-DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d{1,3})$")
+MAX_SEED = 2**32 - 1
 
 
 class _Strict(BaseModel):
@@ -55,27 +58,30 @@ class BoardModel(_Strict):
     dataset: str | dict[str, Any] = Field(..., description="dataset name, or a mapping with 'name' and its parameters")
     scenarios: list[Any] = Field(..., min_length=1)
     strategies: list[Any] = Field(..., min_length=1)
-    seeds: list[int] = Field([0], min_length=1)
+    seeds: list[StrictInt] = Field([0], min_length=1, description=f"job seeds, 0 .. {MAX_SEED}")
     device: str = "auto"
     output: str = "results"
     backbone: str | dict[str, Any] | None = Field(None, description="frozen backbone: a name, or a mapping with 'name' and its parameters")
     executor: str | dict[str, Any] = Field("local", description="executor name, or a mapping with 'name' and its parameters")
+    max_jobs: StrictInt = Field(MAX_COMBINATIONS, ge=1, description="refuse a board (or one grid) of more jobs than this")
 
     @field_validator("name", "device")
     @classmethod
     def _pattern(cls, value: str, info) -> str:
         pattern, hint = (SLUG, SLUG_HINT) if info.field_name == "name" else (DEVICE, "auto, cpu, cuda or cuda:N")
         if not pattern.match(value):
-            raise ValueError(f"must be {hint}; got {value!r}")
+            raise ValueError(f"must be {hint}; got {shorten(value)}")
         return value
 
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, value: list[int]) -> list[int]:
         if any(s < 0 for s in value):
-            raise ValueError(f"seeds must be >= 0; got {value}")
+            raise ValueError(f"seeds must be >= 0; got {shorten(value)}")
+        if any(s > MAX_SEED for s in value):
+            raise ValueError(f"seeds must be at most {MAX_SEED} (2^32 - 1); got {shorten(max(value))}")
         if len(set(value)) != len(value):
-            raise ValueError(f"seeds must be distinct; got {value}")
+            raise ValueError(f"seeds must be distinct; got {shorten(value)}")
         return value
 
 
@@ -136,7 +142,7 @@ def _first_error(err: ValidationError, model: type[BaseModel], prefix: str, skip
         return ConfigError(_path(loc, prefix), f"required field is missing{more}")
     message = first["msg"].removeprefix("Value error, ")
     got = first.get("input")
-    shown = "" if isinstance(got, (dict, list)) or "got " in message else f"; got {got!r}"
+    shown = "" if isinstance(got, (dict, list)) or "got " in message else f"; got {shorten(got)}"
     return ConfigError(_path(loc, prefix), f"{message}{shown}{more}")
 
 
@@ -145,7 +151,7 @@ def _parse_entry(raw: Any, path: str, key: str, registry, reserved: tuple[str, .
     return _parse_entries(raw, path, key, registry, reserved, lookup)[0]
 
 
-def _parse_entries(raw: Any, path: str, key: str, registry, reserved: tuple[str, ...] = ("label",), lookup=None) -> list[Entry]:
+def _parse_entries(raw: Any, path: str, key: str, registry, reserved: tuple[str, ...] = ("label",), lookup=None, limit: int = MAX_COMBINATIONS) -> list[Entry]:
     """One entry, or one per combination of its ``grid`` when ``grid`` is among ``reserved``.
 
     ``lookup(name) -> class`` resolves the name (default ``registry.get``).  The label defaults to
@@ -158,16 +164,16 @@ def _parse_entries(raw: Any, path: str, key: str, registry, reserved: tuple[str,
         raise ConfigError(f"{path}.{key}", f"required field is missing; known: {', '.join(registry.names())}")
     name = raw[key]
     if not isinstance(name, str):
-        raise ConfigError(f"{path}.{key}", f"must be a string; got {name!r}")
+        raise ConfigError(f"{path}.{key}", f"must be a string; got {shorten(name)}")
     try:
         cls = (lookup or registry.get)(name)
     except (UnknownNameError, ValueError) as exc:
         raise ConfigError(f"{path}.{key}", str(exc)) from None
     label = raw.get("label", cls.__name__.lower() if ":" in name else name)
     if not isinstance(label, str) or not SLUG.match(label):
-        raise ConfigError(f"{path}.label", f"must be {SLUG_HINT}; got {label!r}")
+        raise ConfigError(f"{path}.label", f"must be {SLUG_HINT}; got {shorten(label)}")
     values = {k: v for k, v in raw.items() if k not in (key, *reserved)}
-    combos = expand_grid(raw.get(GRID_KEY), values, label, f"{path}.{GRID_KEY}") if GRID_KEY in reserved else [({}, label)]
+    combos = expand_grid(raw.get(GRID_KEY), values, label, f"{path}.{GRID_KEY}", limit) if GRID_KEY in reserved else [({}, label)]
     entries = []
     for combo, combo_label in combos:
         try:
@@ -188,16 +194,34 @@ def _check_unique_labels(entries: list[Entry], what: str) -> None:
         seen[e.label] = e.path
 
 
+def _check_device(name: str) -> None:
+    """A CUDA device must exist on this machine (checked before anything runs)."""
+    if not name.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError("device", f"{name!r} was asked for but this machine has no CUDA device; use device: auto or cpu")
+    index = int(name.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ConfigError("device", f"{name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
 # ---------------------------------------------------------------------------- loading
 def read_yaml(path: Path) -> Any:
+    """The config file's YAML, read with the limits of :mod:`harness.safe_yaml`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        blob = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("", f"config file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError("", f"config file {str(path)!r} is a folder; name a YAML file") from None
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {str(path)!r}: {exc.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        return safe_yaml.load(safe_yaml.decode(blob, "the config file"))
+    except safe_yaml.YAMLLimitError as exc:
+        raise ConfigError("", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -234,12 +258,16 @@ def parse_config(
     backbone = None if board.backbone is None else _parse_entry(board.backbone, "backbone", "name", BACKBONES, reserved=())
     executor = _parse_entry(board.executor, "executor", "name", EXECUTORS, reserved=())
     entry_keys = ("label", GRID_KEY)
-    scenarios = [e for i, s in enumerate(board.scenarios) for e in _parse_entries(s, f"scenarios[{i}]", "kind", SCENARIOS, entry_keys)]
+    scenarios = [e for i, s in enumerate(board.scenarios) for e in _parse_entries(s, f"scenarios[{i}]", "kind", SCENARIOS, entry_keys, limit=board.max_jobs)]
     strategies = [
         e
         for i, s in enumerate(board.strategies)
-        for e in _parse_entries(s, f"strategies[{i}]", "name", STRATEGIES, entry_keys, lookup=STRATEGIES.get)
+        for e in _parse_entries(s, f"strategies[{i}]", "name", STRATEGIES, entry_keys, lookup=STRATEGIES.get, limit=board.max_jobs)
     ]
+    jobs = len(scenarios) * len(strategies) * len(board.seeds)
+    if jobs > board.max_jobs:
+        raise ConfigError("max_jobs", f"the board has {jobs:,} jobs (scenarios × strategies × seeds), more than max_jobs = {board.max_jobs:,}; set max_jobs to run it")
+    _check_device(board.device)
     _check_unique_labels(scenarios, "scenario")
     _check_unique_labels(strategies, "strategy")
     # a pair a strategy does not support is skipped by the sweep (and listed); a strategy that

@@ -23,14 +23,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from typing import Any
 
 from harness.api.errors import ConfigError
+from harness.safe_yaml import shorten
 
 GRID_KEY = "grid"
 _WORD = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
 MAX_LABEL = 64
+MAX_COMBINATIONS = 10_000  # the default of a board's max_jobs
 
 
 def _digest(value: Any, n: int) -> str:
@@ -68,22 +71,26 @@ def combination_label(label: str, combo: dict[str, Any]) -> str:
     return f"{label[: MAX_LABEL - 9]}.{_digest(combo, 8)}"
 
 
-def expand_grid(grid: Any, fixed: dict[str, Any], label: str, path: str) -> list[tuple[dict[str, Any], str]]:
-    """``[(values of one combination, its label), ...]``; ``[({}, label)]`` without a grid."""
+def expand_grid(grid: Any, fixed: dict[str, Any], label: str, path: str, limit: int = MAX_COMBINATIONS) -> list[tuple[dict[str, Any], str]]:
+    """``[(values of one combination, its label), ...]``; ``[({}, label)]`` without a grid.  A grid of
+    more than ``limit`` combinations is refused before anything is expanded."""
     if grid is None:
         return [({}, label)]
     if not isinstance(grid, dict) or not grid:
-        raise ConfigError(path, f"must be a non-empty mapping from parameter names to lists of values; got {grid!r}")
+        raise ConfigError(path, f"must be a non-empty mapping from parameter names to lists of values; got {shorten(grid)}")
     for key, values in grid.items():
         if not isinstance(key, str):
-            raise ConfigError(path, f"parameter names must be strings; got {key!r}")
+            raise ConfigError(path, f"parameter names must be strings; got {shorten(key)}")
         if key in fixed:
             raise ConfigError(f"{path}.{key}", "is also set outside the grid; set it in one place")
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{path}.{key}", f"must be a non-empty list of values (a list of lists for a list-typed parameter); got {values!r}")
+            raise ConfigError(f"{path}.{key}", f"must be a non-empty list of values (a list of lists for a list-typed parameter); got {shorten(values)}")
         tokens = [json.dumps(v, sort_keys=True) for v in values]
         if len(set(tokens)) != len(tokens):
-            raise ConfigError(f"{path}.{key}", f"lists a value twice; got {values!r}")
+            raise ConfigError(f"{path}.{key}", f"lists a value twice; got {shorten(values)}")
+    size = math.prod(len(values) for values in grid.values())
+    if size > limit:
+        raise ConfigError(path, f"expands into {size:,} combinations, more than the limit of {limit:,}; shrink it, or raise the board's max_jobs")
     keys = list(grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
     return [(combo, combination_label(label, combo)) for combo in combos]

@@ -15,17 +15,19 @@ The job id is a short hash of the job's fully resolved config.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
+import inspect
 import shutil
-import tempfile
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.api.params import Params
-from harness.io import atomic_write_json, atomic_write_text, dumps_json, publish_dir
+from harness.io import atomic_write_json, atomic_write_text, dumps_json, finite_json, make_temp_dir, publish_dir, set_aside
 
 DONE_MARKER = "done"
 FAILED_FILE = "failed.json"
@@ -86,6 +88,63 @@ class Job:
         return is_done(board_dir, self.id)
 
 
+# ---------------------------------------------------------------------------- code fingerprint
+def _source_sha256(obj: object) -> str | None:
+    try:
+        path = inspect.getsourcefile(obj)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    if path is None or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _git_commit() -> dict[str, Any] | None:
+    """``{"commit", "dirty"}`` of the checkout owlbench runs from, ``None`` outside a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if commit.returncode:
+        return None
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def code_fingerprint(job: Job) -> dict[str, Any]:
+    """The code behind a job's numbers: owlbench's version and checkout (recorded), and the SHA-256 of
+    the source files of its strategy and scenario classes (compared by :func:`stale_reason`)."""
+    from harness import __version__
+    from harness.api.registry import SCENARIOS, STRATEGIES
+
+    return {
+        "owlbench": __version__,
+        "git": _git_commit(),
+        "strategy_source_sha256": _source_sha256(STRATEGIES.get(job.strategy.name)),
+        "scenario_source_sha256": _source_sha256(SCENARIOS.get(job.scenario.name)),
+    }
+
+
+STALE_KEYS = ("owlbench", "strategy_source_sha256", "scenario_source_sha256")
+
+
+def stale_reason(board_dir: Path, job: Job, current: dict[str, Any]) -> str | None:
+    """Why a finished job's numbers may not be those the code present now would give (its recorded
+    version or strategy / scenario source differs), ``None`` when they match or nothing was recorded."""
+    try:
+        recorded = json.loads((job.folder(board_dir) / "config.json").read_text(encoding="utf-8")).get("code")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, dict):
+        return "it records no code fingerprint (made by an older owlbench)"
+    changed = [key.removesuffix("_sha256").replace("_", " ") for key in STALE_KEYS if recorded.get(key) != current.get(key)]
+    return f"{', '.join(changed)} changed since it ran" if changed else None
+
+
 # ---------------------------------------------------------------------------- markers
 def is_done(board_dir: Path, job_id: str) -> bool:
     return (board_dir / job_id / DONE_MARKER).is_file()
@@ -95,10 +154,53 @@ def is_failed(board_dir: Path, job_id: str) -> bool:
     return (board_dir / job_id / FAILED_FILE).is_file() and not is_done(board_dir, job_id)
 
 
+def _json_object(path: Path, keys: dict[str, type]) -> str | None:
+    """What is wrong with a JSON file that must hold an object with ``keys`` of the given types."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return f"{path.name} is missing"
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"{path.name} does not parse ({type(exc).__name__})"
+    if not isinstance(value, dict):
+        return f"{path.name} holds {type(value).__name__}, not an object"
+    for key, kind in keys.items():
+        if not isinstance(value.get(key), kind):
+            return f"{path.name} has no {kind.__name__} {key!r}"
+    return None
+
+
+def folder_problem(board_dir: Path, job_id: str) -> str | None:
+    """What is wrong with a job's folder, ``None`` when it is absent or sound (done, or failed)."""
+    folder = board_dir / job_id
+    if not folder.exists() and not folder.is_symlink():
+        return None
+    if folder.is_symlink() or not folder.is_dir():
+        return "not a folder"
+    if (folder / DONE_MARKER).exists():
+        if not (folder / DONE_MARKER).is_file():
+            return "its done marker is not a file"
+        return _json_object(folder / "metrics.json", {"summary": dict, "steps": list}) or _json_object(folder / "config.json", {})
+    if (folder / FAILED_FILE).exists():
+        return _json_object(folder / FAILED_FILE, {})
+    return "neither a done marker nor failed.json"
+
+
+def set_aside_damaged(board_dir: Path, jobs: list[Job]) -> list[tuple[Path, Path, str]]:
+    """Move every damaged job folder aside intact (``<job-id>.damaged-N``), so the job runs again;
+    ``(old path, new path, what was wrong)`` for each."""
+    moved = []
+    for job in jobs:
+        problem = folder_problem(board_dir, job.id)
+        if problem:
+            folder = job.folder(board_dir)
+            moved.append((folder, set_aside(folder), problem))
+    return moved
+
+
 # ---------------------------------------------------------------------------- writing
 def _staging(board_dir: Path, job_id: str) -> Path:
-    board_dir.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{job_id}.", dir=board_dir))
+    return make_temp_dir(board_dir, f".{job_id}.")
 
 
 def steps_csv(rows: list[dict[str, Any]]) -> str:
@@ -129,7 +231,7 @@ def publish_failure(job: Job, board_dir: Path, error: str | None, traceback: str
     staging = _staging(board_dir, job.id)
     atomic_write_json(
         staging / FAILED_FILE,
-        {"job_id": job.id, "title": job.title, "status": "failed", "error": error, "traceback": traceback},
+        finite_json({"job_id": job.id, "title": job.title, "status": "failed", "error": error, "traceback": traceback}),
     )
     publish_dir(staging, job.folder(board_dir))
 
@@ -164,7 +266,7 @@ def read_manifest(board_dir: Path) -> dict[str, Any]:
 
 
 def read_metrics(board_dir: Path, job_id: str) -> dict[str, Any] | None:
-    """The metrics of a finished job, ``None`` when it has not finished."""
-    if not is_done(board_dir, job_id):
+    """The metrics of a finished, sound job folder; ``None`` otherwise (see :func:`folder_problem`)."""
+    if not is_done(board_dir, job_id) or folder_problem(board_dir, job_id):
         return None
     return json.loads((board_dir / job_id / "metrics.json").read_text(encoding="utf-8"))

@@ -15,15 +15,19 @@ from tqdm.auto import tqdm
 from harness.datasets.loading import load_dataset
 from harness.devices import resolve_device
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
-from harness.metrics.evaluator import StepEvaluator
+from harness.metrics.evaluator import StepEvaluator, prediction_problem
 from harness.backbones.inputs import job_inputs
 from harness.api.registry import STRATEGIES
 from harness.api.registry import SCENARIOS, load_builtins
 from harness.api.scenario import ScenarioPlan
 from harness.api.strategy import StrategyContext
-from harness.jobs import Job
+from harness.jobs import Job, code_fingerprint
 
 PREDICT_BATCH = 4096
+
+
+class InvalidPrediction(ValueError):
+    """A strategy answered with something the metrics cannot score (the job fails, the board goes on)."""
 
 
 def package_versions() -> dict[str, str]:
@@ -88,7 +92,11 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     for i, step in enumerate(steps):
         idx = torch.from_numpy(step.train_indices)
         learn_step(strategy, plan, i, train_x[idx].to(device), train_y[idx].to(device))
-        evaluator.update(i, len(idx), predict_in_batches(strategy, test_x))
+        prediction = predict_in_batches(strategy, test_x)
+        problem = prediction_problem(prediction, len(test_x), plan, i)
+        if problem:
+            raise InvalidPrediction(f"strategy {job.strategy.label!r} at step {i}: {problem}")
+        evaluator.update(i, len(idx), prediction)
 
     return {
         "job_id": job.id,
@@ -99,6 +107,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "steps": [list(s.new_classes) for s in plan.steps],
             "resolved_device": str(device),
             "versions": package_versions(),
+            "code": code_fingerprint(job),
         },
         "metrics": evaluator.compute(),
         "wall_time_s": time.perf_counter() - started,

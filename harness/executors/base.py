@@ -39,12 +39,17 @@ def attempt(job: Job, progress: bool = False) -> Outcome:
         return Outcome(job, None, repr(exc), traceback.format_exc())
 
 
-def record_outcome(outcome: Outcome, board_dir: Path) -> None:
-    """Publish a finished job's folder, or a folder holding only ``failed.json`` for a failed one."""
+def record_outcome(outcome: Outcome, board_dir: Path) -> Outcome:
+    """Publish a finished job's folder, or a folder holding only ``failed.json`` for a failed one (also
+    for a record that cannot be written); return the outcome as recorded."""
     if outcome.ok:
-        publish_record(outcome.job, board_dir, outcome.record)
-    else:
-        publish_failure(outcome.job, board_dir, outcome.error, outcome.traceback)
+        try:
+            publish_record(outcome.job, board_dir, outcome.record)
+            return outcome
+        except (ValueError, TypeError, OSError) as exc:  # e.g. a metric that came out NaN: the job fails, not the board
+            outcome = Outcome(outcome.job, None, f"its record could not be written: {exc!r}", traceback.format_exc())
+    publish_failure(outcome.job, board_dir, outcome.error, outcome.traceback)
+    return outcome
 
 
 class Executor:

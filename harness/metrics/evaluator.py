@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from harness.api.experience import Prediction
 from harness.api.metric import Metric, StepEvidence
@@ -21,6 +22,30 @@ from harness.api.scenario import ScenarioPlan
 def registered_metrics() -> list[type[Metric]]:
     """Every registered metric class, in registration order (the order of the report's columns)."""
     return METRICS.in_order()
+
+
+def prediction_problem(prediction: Prediction, n: int, plan: ScenarioPlan, step: int) -> str | None:
+    """What is wrong with a strategy's answer for ``n`` test inputs after ``step``, ``None`` if nothing:
+    shapes that fit, integer class ids that are distinct and not negative (and, in a plan without
+    unlabeled steps, classes it has seen), no NaN, no ``+inf`` logit (``-inf`` marks a class it rules
+    out), a finite open-set score."""
+    logits, classes, score = prediction.logits, prediction.classes, prediction.known_score
+    if classes.ndim != 1 or classes.dtype.is_floating_point or classes.dtype == torch.bool:
+        return f"classes must be a 1-D integer tensor; got {tuple(classes.shape)} {classes.dtype}"
+    if logits.shape != (n, len(classes)):
+        return f"logits have shape {tuple(logits.shape)}, expected ({n}, {len(classes)}) for {n} inputs and {len(classes)} classes"
+    if score.shape != (n,):
+        return f"known_score has shape {tuple(score.shape)}, expected ({n},)"
+    ids = classes.tolist()
+    if len(set(ids)) != len(ids) or any(c < 0 for c in ids):
+        return "class ids must be distinct and not negative"
+    if not plan.has_unlabeled_steps and not set(ids) <= set(plan.seen_after(step)):
+        return f"predicts over classes it has not been shown: {sorted(set(ids) - set(plan.seen_after(step)))[:10]}"
+    if torch.isnan(logits).any() or torch.isposinf(logits).any():
+        return "logits hold NaN or +inf"
+    if not torch.isfinite(score).all():
+        return "known_score holds NaN or an infinity"
+    return None
 
 
 class StepEvaluator:

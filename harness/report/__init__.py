@@ -20,7 +20,7 @@ from harness.report.page import leaderboard_html
 from harness.report.plots import make_plots
 from harness.report.tables import leaderboard_table, load_records, steps_table, to_csv
 
-__all__ = ["markdown_table", "write_report"]
+__all__ = ["markdown_table", "output_files", "write_report"]
 
 
 def __getattr__(name: str):
@@ -29,6 +29,14 @@ def __getattr__(name: str):
 
         return summary_key_names()
     raise AttributeError(name)
+
+
+def output_files() -> list[str]:
+    """The names of every file :func:`write_report` may write into a board folder."""
+    from harness.report.columns import step_curves
+
+    names = ["leaderboard.csv", "steps.csv", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png"]
+    return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
 def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:

@@ -66,7 +66,8 @@ def test_rooms_import_only_what_they_may(room):
     for path in files:
         for name in _imports(path):
             top = name.split(".")[0]
-            ok = _within(name, first) if _first_party(name) else (top in STDLIB or top in third)
+            # "harness" itself (its __init__ holds only the version) may be imported from anywhere
+            ok = (name in ("harness", "harness.__version__") or _within(name, first)) if _first_party(name) else (top in STDLIB or top in third)
             if not ok:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, "\n".join(bad)
