@@ -58,12 +58,20 @@ def add_cache_parser(sub) -> None:
     cache.add_argument("--dir", help="cache folder (default: $OWLBENCH_CACHE_DIR or ~/.cache/owlbench/features)")
 
 
+def _text(value: object, width: int) -> str:
+    return str(value)[:width]
+
+
 def cmd_cache(action: str, directory: str | None = None) -> int:
-    from harness.backbones.feature_cache import FeatureCache  # imports torch: only when the command runs
+    from harness.backbones.feature_cache import CacheFolderError, FeatureCache  # imports torch: only when the command runs
 
     cache = FeatureCache(Path(directory) if directory else None)
     if action == "clear":
-        print(f"removed {cache.clear()} entries from {cache.root}")
+        try:
+            print(f"removed {cache.clear()} entries from {cache.root}")
+        except CacheFolderError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     entries = cache.entries() if cache.root.is_dir() else []
     print(f"{cache.root}: {len(entries)} entries")
@@ -72,14 +80,17 @@ def cmd_cache(action: str, directory: str | None = None) -> int:
     total = 0
     for e in entries:
         if e.get("unreadable"):
-            print(f"  {e['key']:<32}  (unreadable record)")
+            print(f"  {_text(e['key'], 32):<32}  (unreadable record)")
             continue
         d = e["description"]
-        total += e["bytes"]
-        shape = "×".join(str(s) for s in e["shape"])
+        size = e.get("bytes") if isinstance(e.get("bytes"), int) else 0
+        total += size
+        events = {k: v for k, v in e["events"].items() if isinstance(v, int)}
+        dataset, backbone = (d.get(k) if isinstance(d.get(k), dict) else {} for k in ("dataset", "backbone"))
         print(
-            f"  {e['key']:<32}  {d['dataset']['name']:<14} {d['split']:<5} {d['backbone']['name']:<18} {shape:<12} "
-            f"{e['bytes'] / 1e6:7.1f} {e['events'].get('hit', 0):5d} {e['events'].get('miss', 0):6d}"
+            f"  {_text(e['key'], 32):<32}  {_text(dataset.get('name', '?'), 14):<14} {_text(d.get('split', '?'), 5):<5} "
+            f"{_text(backbone.get('name', '?'), 18):<18} {'×'.join(str(s) for s in e['shape']):<12} "
+            f"{size / 1e6:7.1f} {events.get('hit', 0):5d} {events.get('miss', 0):6d}"
         )
     if entries:
         print(f"  total {total / 1e6:.1f} MB")

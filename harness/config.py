@@ -222,6 +222,10 @@ def read_yaml(path: Path) -> Any:
         return safe_yaml.load(safe_yaml.decode(blob, "the config file"))
     except safe_yaml.YAMLLimitError as exc:
         raise ConfigError("", str(exc)) from None
+    except RecursionError:
+        raise ConfigError("", "the YAML is nested too deeply; flatten it") from None
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML cannot convert (an integer of 5,000 digits, ...)
+        raise ConfigError("", f"a value cannot be read: {shorten(str(exc))}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -311,6 +315,12 @@ def _check_against_data(config: BoardConfig) -> None:
         not STRATEGIES.get(s.name).encodes_own_inputs(s.params) for s in config.strategies
     )
     check_backbone(config.backbone, data, needs_features)
+    if config.backbone is not None and needs_features:
+        from harness.backbones.feature_cache import FeatureCache
+
+        root = FeatureCache().root
+        if root.exists() and not root.is_dir():
+            raise ConfigError("backbone", f"the feature cache folder {str(root)!r} is a file; remove it or set $OWLBENCH_CACHE_DIR to a folder")
     input_shape = (-1,) if config.backbone is not None else tuple(getattr(data.train_x, "shape", (None, -1))[1:])
     for s in config.strategies:
         cls = STRATEGIES.get(s.name)

@@ -30,11 +30,12 @@ from typing import Any, Callable
 
 import torch
 
-from harness.io import atomic_write_bytes, atomic_write_json
+from harness.io import atomic_write_bytes, atomic_write_json, atomic_write_text, set_aside
 
 FORMAT = 1
 ENV_DIR = "OWLBENCH_CACHE_DIR"
 EVENTS = "events.jsonl"
+MARKER = "OWLBENCH_FEATURE_CACHE"
 LOCK_TIMEOUT_S = 24 * 3600
 log = logging.getLogger("harness.backbones.feature_cache")
 
@@ -73,6 +74,27 @@ class CorruptEntry(Exception):
     """An entry whose files do not match their record."""
 
 
+class CacheFolderError(RuntimeError):
+    """The cache folder cannot be used (a file in its place, no permission); the message says how to fix it."""
+
+
+RECORD_TYPES = {"key": str, "sha256": str, "shape": list, "description": dict}
+
+
+def record_problem(meta: Any, key: str) -> str | None:
+    """What is wrong with an entry's JSON record, ``None`` when it has the fields and types it must."""
+    if not isinstance(meta, dict):
+        return f"record holds {type(meta).__name__}, not an object"
+    for field_name, kind in RECORD_TYPES.items():
+        if not isinstance(meta.get(field_name), kind):
+            return f"record has no {kind.__name__} {field_name!r}"
+    if meta["key"] != key:
+        return f"record names key {meta['key'][:40]!r}"
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in meta["shape"]):
+        return "record's shape is not a list of sizes"
+    return None
+
+
 class FeatureCache:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
@@ -80,19 +102,38 @@ class FeatureCache:
     def _paths(self, key: str) -> tuple[Path, Path, Path]:
         return self.root / f"{key}.safetensors", self.root / f"{key}.json", self.root / f"{key}.lock"
 
+    def ensure_root(self) -> None:
+        """Make the cache folder (with its marker) or check it; one clear error when it cannot be used."""
+        if self.root.exists() and not self.root.is_dir():
+            raise CacheFolderError(f"feature cache folder {str(self.root)!r} is a file; remove it or set ${ENV_DIR} to a folder")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            marker = self.root / MARKER
+            if not marker.exists():
+                atomic_write_text(marker, "This folder is an owlbench feature cache; 'owlbench cache clear' empties it.\n")
+        except OSError as exc:
+            raise CacheFolderError(f"cannot use feature cache folder {str(self.root)!r}: {exc.strerror or exc}") from None
+
+    def is_cache_folder(self) -> bool:
+        """True when the folder carries the marker this cache writes when it creates it."""
+        return (self.root / MARKER).is_file()
+
     # ------------------------------------------------------------------ reading
     def _read(self, key: str) -> torch.Tensor | None:
         """The entry's features, ``None`` when absent; :class:`CorruptEntry` when it fails a check."""
         from safetensors.torch import load as load_safetensors
 
         data_path, meta_path, _ = self._paths(key)
-        if not meta_path.exists():
+        if not meta_path.exists() and not meta_path.is_symlink():
             return None
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = json.loads(meta_path.read_bytes().decode("utf-8"))
             blob = data_path.read_bytes()
         except (OSError, ValueError) as exc:
-            raise CorruptEntry(f"unreadable: {exc}") from None
+            raise CorruptEntry(f"unreadable: {type(exc).__name__}: {exc}") from None
+        problem = record_problem(meta, key)
+        if problem:
+            raise CorruptEntry(problem)
         if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
             raise CorruptEntry(f"checksum mismatch ({len(blob)} bytes, {meta.get('bytes')} recorded)")
         try:
@@ -104,9 +145,14 @@ class FeatureCache:
         return features
 
     def _remove(self, key: str) -> None:
+        """Remove an entry's files; anything in their place that is not a plain file (a folder, say)
+        is moved aside intact (``<name>.damaged-N``) instead."""
         data_path, meta_path, _ = self._paths(key)
-        meta_path.unlink(missing_ok=True)  # the record first: a half-removed entry reads as absent
-        data_path.unlink(missing_ok=True)
+        for path in (meta_path, data_path):  # the record first: a half-removed entry reads as absent
+            if path.is_symlink() or path.is_file():
+                path.unlink(missing_ok=True)
+            elif path.exists():
+                set_aside(path)
 
     # ------------------------------------------------------------------ the one entry point
     def get_or_compute(
@@ -124,7 +170,7 @@ class FeatureCache:
         if features is not None:
             self._event("hit", key, label)
             return features
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.ensure_root()
         with FileLock(str(self._paths(key)[2]), timeout=LOCK_TIMEOUT_S):
             try:
                 features = self._read(key)
@@ -176,47 +222,70 @@ class FeatureCache:
         level = logging.WARNING if event == "corrupt" else logging.INFO
         log.log(level, "feature cache %s: %s (%s)%s", event, label or key, key, f" {extra}" if extra else "")
         record = {"time": time.time(), "event": event, "key": key, "label": label, "pid": os.getpid(), **extra}
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.ensure_root()
         with open(self.root / EVENTS, "a", encoding="utf-8") as handle:  # one short line per append
             handle.write(json.dumps(record, sort_keys=True) + "\n")
 
     # ------------------------------------------------------------------ listing and clearing
-    def entries(self) -> list[dict[str, Any]]:
-        """The records of the finished entries, with the number of hits and misses logged for each."""
-        counts: dict[str, dict[str, int]] = {}
-        for event in self.events():
-            counts.setdefault(event.get("key", ""), {}).setdefault(event.get("event", ""), 0)
-            counts[event["key"]][event["event"]] += 1
+    def _records(self) -> list[tuple[Path, Any]]:
+        """``(path, parsed record or None)`` for every ``*.json`` file of the folder."""
         out = []
         for meta_path in sorted(self.root.glob("*.json")):
             try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                out.append((meta_path, json.loads(meta_path.read_bytes().decode("utf-8"))))
             except (OSError, ValueError):
-                meta = {"key": meta_path.stem, "unreadable": True}
-            out.append({**meta, "events": counts.get(meta.get("key", meta_path.stem), {})})
+                out.append((meta_path, None))
+        return out
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The records of the finished entries, with the number of hits and misses logged for each;
+        a record that does not have the expected fields is listed as ``unreadable``."""
+        counts: dict[str, dict[str, int]] = {}
+        for event in self.events():
+            counts.setdefault(str(event.get("key", "")), {}).setdefault(str(event.get("event", "")), 0)
+            counts[str(event.get("key", ""))][str(event.get("event", ""))] += 1
+        out = []
+        for meta_path, meta in self._records():
+            if record_problem(meta, meta_path.stem) or not isinstance(meta.get("description", {}).get("dataset"), dict):
+                out.append({"key": meta_path.stem, "unreadable": True, "events": {}})
+                continue
+            out.append({**meta, "events": counts.get(meta_path.stem, {})})
         return out
 
     def events(self) -> list[dict[str, Any]]:
+        """The event log's records (lines that are not JSON objects are passed over)."""
         path = self.root / EVENTS
-        if not path.exists():
+        if not path.is_file():
             return []
         out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(record, dict):
+                out.append(record)
         return out
 
     def clear(self) -> int:
-        """Remove every entry, lock and the event log; return the number of entries removed."""
-        if not self.root.is_dir():
+        """Remove the entries this cache wrote (their record names their key), their locks, the event
+        log and the marker; return the number of entries removed.  A folder without the marker is
+        refused (:class:`CacheFolderError`): nothing in it is touched."""
+        if not self.root.is_dir() or not any(self.root.iterdir()):
             return 0
+        if not self.is_cache_folder():
+            raise CacheFolderError(
+                f"{str(self.root)!r} is not an owlbench feature cache (no {MARKER} file in it); nothing was removed"
+            )
         removed = 0
-        for meta_path in self.root.glob("*.json"):
-            self._remove(meta_path.stem)
-            removed += 1
-        for pattern in ("*.safetensors", "*.lock", ".*.tmp", EVENTS):
-            for path in self.root.glob(pattern):
+        for meta_path, meta in self._records():
+            key = meta_path.stem
+            if record_problem(meta, key):
+                continue
+            self._remove(key)
+            for path in (self.root / f"{key}.lock", *self.root.glob(f".{key}.*.tmp")):
                 path.unlink(missing_ok=True)
+            removed += 1
+        (self.root / EVENTS).unlink(missing_ok=True)
+        (self.root / MARKER).unlink(missing_ok=True)
         return removed

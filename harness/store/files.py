@@ -8,6 +8,10 @@ from typing import Self
 import torch
 
 from harness.store import serialization
+from harness.store.streaming import COVARIANCE_KINDS
+
+# the dtypes a store file may name (an allow-list: never getattr on the torch module)
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
 
 class Files:
@@ -34,14 +38,23 @@ class Files:
         """Read a store written by :meth:`save`; ``dim`` (when given) must match the file's."""
         tensors, meta = serialization.read(path)
         try:
-            file_dim, kind, dtype = int(meta["dim"]), meta["covariance"], getattr(torch, meta["dtype"])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ValueError(f"{path}: corrupt prototype store metadata ({e})") from None
+            file_dim, kind, dtype_name = int(meta["dim"]), meta["covariance"], meta["dtype"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: corrupt prototype store metadata ({e!r})") from None
+        if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
+            raise ValueError(f"{path}: prototype store metadata names dtype {str(dtype_name)[:40]!r}; known: {', '.join(DTYPES)}")
+        if not (kind is None or isinstance(kind, str)) or kind not in COVARIANCE_KINDS:
+            raise ValueError(f"{path}: prototype store metadata names covariance {str(kind)[:40]!r}; known: None, 'diag', 'full'")
+        if file_dim < 1:
+            raise ValueError(f"{path}: prototype store metadata gives dimension {file_dim}")
+        dtype = DTYPES[dtype_name]
         if dim is not None and dim != file_dim:
             raise ValueError(f"{path}: the store holds features of dimension {file_dim}, expected {dim}")
         options.setdefault("dtype", dtype)
         options.setdefault("stats_dtype", tensors["means"].dtype)
         store = cls(file_dim, device=device, covariance=kind, **options)
+        if any(tensors[k].dtype.is_floating_point or tensors[k].dtype == torch.bool for k in ("class_ids", "proto_class", "proto_slot")):
+            raise ValueError(f"{path}: inconsistent prototype store file: class ids and slots must be integers")
         classes = tensors["class_ids"].tolist()
         keys = list(zip(tensors["proto_class"].tolist(), tensors["proto_slot"].tolist()))
         p = len(keys)

@@ -36,3 +36,58 @@ class FlakyNMC(NMC):
         if experience.step == 1 and self.context.seed in self.params.fail_seeds:
             raise RuntimeError(f"planned failure for seed {self.context.seed}")
         super().learn(experience)
+
+
+class BrokenParams(NMCParams):
+    fault: str = Field("nan-logits", description="what goes wrong in the predictions")
+    at_step: int = Field(1, ge=0, description="the step from which predictions are broken")
+
+
+class BrokenNMC(NMC):
+    """NMC whose predictions go wrong from ``at_step`` on, in the way ``fault`` names."""
+
+    Params = BrokenParams
+
+    def learn(self, experience) -> None:
+        self._step = experience.step
+        super().learn(experience)
+
+    def predict(self, inputs):
+        import torch
+
+        from harness.api.experience import Prediction
+
+        p = super().predict(inputs)
+        if self._step < self.params.at_step:
+            return p
+        fault = self.params.fault
+        if fault == "nan-logits":
+            return Prediction(torch.full_like(p.logits, float("nan")), p.classes, p.known_score)
+        if fault == "inf-logits":
+            return Prediction(torch.full_like(p.logits, float("inf")), p.classes, p.known_score)
+        if fault == "nan-score":
+            return Prediction(p.logits, p.classes, torch.full_like(p.known_score, float("nan")))
+        if fault == "short-logits":
+            return Prediction(p.logits[:, :-1], p.classes, p.known_score)
+        if fault == "unseen-class":
+            return Prediction(p.logits, p.classes + 100, p.known_score)
+        if fault == "float-classes":
+            return Prediction(p.logits, p.classes.float(), p.known_score)
+        raise ValueError(fault)
+
+
+class LoggingParams(NMCParams):
+    log: str = Field(..., description="file that gets one line per job run")
+
+
+class LoggingNMC(NMC):
+    """NMC that appends its seed to a file when a job starts (to count how often each job ran)."""
+
+    Params = LoggingParams
+
+    def learn(self, experience) -> None:
+        if experience.step == 0:
+            with open(self.params.log, "a", encoding="utf-8") as handle:
+                handle.write(f"{self.context.seed}\n")
+            time.sleep(0.2)
+        super().learn(experience)
