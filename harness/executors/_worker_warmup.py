@@ -8,12 +8,32 @@ imports a job would otherwise pay on its first use: the modules behind a first o
 (used by the built-in tabular datasets).  Kept out of the server, they would delay every worker.
 """
 
+import ctypes
+import signal
+import sys
+
 import torch
 
 import harness.runner  # noqa: F401  (the job runner and everything it imports)
 from harness.api.registry import load_builtins
 
 load_builtins()
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent ends (SIGKILL included), so that no worker or
+    fork server outlives the run that started it; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+die_with_parent()  # the fork server imports this module: it ends with the run
 
 
 def warm_worker(threads: int) -> None:

@@ -8,11 +8,29 @@ imported here: the standard library and the board's YAML reader (no torch).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
 WORKER_PRELOAD = ["harness.executors._worker_warmup"]
+
+
+@contextlib.contextmanager
+def safe_path():
+    """New Python processes started meanwhile do not put the working folder first on their path
+    (``PYTHONSAFEPATH``), so a file such as ``concurrent.py`` there cannot shadow the standard
+    library in the fork server or the workers; they get this process's path from multiprocessing."""
+    old = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = old
 
 
 def start(context: Any = None) -> None:
@@ -21,7 +39,8 @@ def start(context: Any = None) -> None:
     context.set_forkserver_preload(WORKER_PRELOAD)
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    with safe_path():
+        forkserver.ensure_running()
 
 
 def board_uses_forkserver(config_path: str | Path, override: dict | None) -> bool:

@@ -91,3 +91,23 @@ class LoggingNMC(NMC):
                 handle.write(f"{self.context.seed}\n")
             time.sleep(0.2)
         super().learn(experience)
+
+
+class PidParams(NMCParams):
+    pid_dir: str = Field(..., description="folder that gets '<seed>.pid' when a job starts")
+    delay: float = Field(0.5, ge=0, description="seconds slept at every step")
+
+
+class PidNMC(NMC):
+    """NMC that writes its process id when a job starts and sleeps at every step (to be killed)."""
+
+    Params = PidParams
+
+    def learn(self, experience) -> None:
+        import os
+        from pathlib import Path
+
+        if experience.step == 0:
+            Path(self.params.pid_dir, f"{self.context.seed}.pid").write_text(str(os.getpid()))
+        time.sleep(self.params.delay)
+        super().learn(experience)
