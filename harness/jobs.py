@@ -219,10 +219,14 @@ def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
     staging folder that is moved into place at the end, so an interrupted job leaves no folder that
     looks finished."""
     staging = _staging(board_dir, job.id)
-    atomic_write_json(staging / "config.json", record["config"])
-    atomic_write_json(staging / "metrics.json", {**record["metrics"], "wall_time_s": record["wall_time_s"]})
-    atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
-    atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
+    try:
+        atomic_write_json(staging / "config.json", record["config"])
+        atomic_write_json(staging / "metrics.json", {**record["metrics"], "wall_time_s": record["wall_time_s"]})
+        atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
+        atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # only the half-written staging folder of this attempt
+        raise
     publish_dir(staging, job.folder(board_dir))
 
 

@@ -301,3 +301,18 @@ def test_failed_records_encode_non_finite_numbers():
 
     text = dumps_json(finite_json({"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": "x"}))
     assert json.loads(text) == {"a": "nan", "b": ["inf", "-inf", 1.5], "c": "x"}
+
+
+def test_a_record_that_cannot_be_written_fails_only_its_job(tmp_path):
+    from harness.executors.base import Outcome, record_outcome
+    from harness.jobs import FAILED_FILE
+    from harness.sweep import expand
+    from harness.config import parse_config
+
+    job = expand(parse_config({**BOARD, "seeds": [0]}))[0]
+    record = {"config": {}, "metrics": {"summary": {"last_accuracy": float("nan")}, "steps": []}, "wall_time_s": 1.0}
+    outcome = record_outcome(Outcome(job, record), tmp_path)
+    assert not outcome.ok and "could not be written" in outcome.error
+    failed = json.loads((tmp_path / job.id / FAILED_FILE).read_text())
+    assert failed["status"] == "failed" and "nan" in failed["error"].lower()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [job.id]  # no staging folder left
