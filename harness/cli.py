@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
         "--rerun-stale", action="store_true", help="run again the finished jobs whose strategy or scenario source (or owlbench version) changed since"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars and no table at the end")
+    run.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", dest="overrides",
+        help="override a value of the YAML, e.g. --set strategies[0].backbone.epochs=1 (checked like the file; repeatable)",
+    )
     run.add_argument("--executor", help="local | process | ray (overrides the YAML's 'executor')")
     run.add_argument("--workers", type=int, help="worker processes of the process executor (implies --executor process)")
     run.add_argument("--only", action="append", metavar="GLOB", help="run only jobs whose scenario or strategy label (or 'scenario/strategy') matches; repeatable")
@@ -185,6 +189,7 @@ def cmd_run(
     only: list[str] | None = None,
     exclude: list[str] | None = None,
     rerun_stale: bool = False,
+    overrides: list[str] | None = None,
 ) -> int:
     from harness.executors import forkserver
 
@@ -201,7 +206,7 @@ def cmd_run(
     from harness.sweep import expand, select, skipped
 
     try:
-        config = load_config(config_path, output=output, executor=_executor_override(executor, workers))
+        config = load_config(config_path, output=output, executor=_executor_override(executor, workers), overrides=overrides)
         runner = EXECUTORS.get(config.executor.name)(config.executor.params)
         runner.check()
     except ConfigError as exc:
@@ -238,6 +243,8 @@ def cmd_run(
         failed, finished = [], 0
         try:
             for outcome in tqdm(runner.run(todo, progress=not quiet), total=len(todo), desc=config.name, unit="job", disable=quiet):
+                if outcome.ok and overrides:
+                    outcome.record["config"]["overrides"] = list(overrides)  # the --set values, as typed
                 outcome = record_outcome(outcome, board_dir)  # one failing job is recorded and does not stop the others
                 finished += 1
                 if not outcome.ok:
@@ -275,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_cache(args.action, args.dir)
         if args.command == "run":
             return cmd_run(
-                args.config, args.output, args.rerun, args.quiet, args.executor, args.workers, args.only, args.exclude, args.rerun_stale
+                args.config, args.output, args.rerun, args.quiet, args.executor, args.workers, args.only, args.exclude,
+                args.rerun_stale, args.overrides,
             )
         return cmd_run(DEFAULT_CONFIG, None, False, False)
     except KeyboardInterrupt:  # outside the run loop (loading, checking, reporting): one line, no traceback

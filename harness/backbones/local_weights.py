@@ -14,6 +14,7 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
+from harness.training.weights import read_state_dict
 from harness.api.backbone import Backbone, batches, file_sha256
 from harness.backbones.images import image_batch
 from harness.api.params import Params
@@ -38,17 +39,6 @@ class LocalWeightsParams(Params):
         if not Path(value).expanduser().is_file():
             raise ValueError(f"weights file {value!r} does not exist")
         return value
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    return state
 
 
 class LocalWeightsBackbone(Backbone):

@@ -25,10 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.datasets.splits import stratified_split
+from harness.training.augment import BatchAugmenter, Normalized
 from harness.training.batches import epoch_batches
 from harness.training.heads import build_head
 from harness.training.networks import build_network
 from harness.training.params import BackboneParams
+from harness.training.schedules import build_optimizer, build_schedule
+from harness.training.weights import load_strict, read_file
 
 FEATURE_BATCH = 1024
 
@@ -123,16 +126,45 @@ def train_base_backbone(
     return trained
 
 
+def _from_checkpoint(params: BackboneParams, network: nn.Module, head: nn.Module, head_classes, device) -> TrainedBackbone:
+    """Network and head loaded whole from ``params.checkpoint`` (``{"network": ..., "head": ...}``), no training."""
+    where = f"checkpoint file {params.checkpoint!r}"
+    saved = read_file(params.checkpoint, "checkpoint file")
+    if not isinstance(saved, dict) or not {"network", "head"} <= set(saved):
+        raise ValueError(f"{where}: expected a mapping with 'network' and 'head' state dicts")
+    load_strict(network, saved["network"], f"{where} (network)")
+    load_strict(head, saved["head"], f"{where} (head)")
+    return TrainedBackbone(_freeze(network.to(device)), _freeze(head.to(device)), head_classes, network.out_dim, device, [], None)
+
+
+def save_checkpoint(trained: TrainedBackbone, path) -> None:
+    """Write a trained backbone where ``checkpoint:`` can load it (atomically)."""
+    import io
+
+    from harness.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    torch.save({"network": trained.network.state_dict(), "head": trained.head.state_dict()}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def _train(params: BackboneParams, inputs: torch.Tensor, labels: torch.Tensor, seed: int, device: torch.device) -> TrainedBackbone:
     in_shape = tuple(inputs.shape[1:])
     classes, targets = torch.unique(labels.cpu(), sorted=True, return_inverse=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        network = build_network(params, in_shape).to(device)
+        network = build_network(params, in_shape)
+        if params.init_weights is not None:
+            load_strict(network, read_file(params.init_weights, "init_weights file"), f"init_weights file {params.init_weights!r}")
+        if params.normalize is not None and params.arch != "identity":
+            network = Normalized(network, params.normalize)
+        network = network.to(device)
         head = build_head(params.classifier, network.out_dim, len(classes), params.temperature).to(device)
     head_classes = tuple(int(c) for c in classes)
     if params.arch == "identity":
         return TrainedBackbone(_freeze(network), None, head_classes, network.out_dim, device)
+    if params.checkpoint is not None:
+        return _from_checkpoint(params, network, head, head_classes, device)
 
     x = inputs.to(device, torch.float32)
     y = targets.to(device)
@@ -143,14 +175,13 @@ def _train(params: BackboneParams, inputs: torch.Tensor, labels: torch.Tensor, s
         train_idx, val_idx = torch.from_numpy(tr), torch.from_numpy(va)
 
     trainable = list(network.parameters()) + list(head.parameters())
-    optimizer = torch.optim.SGD(trainable, lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay)
+    optimizer = build_optimizer(params.optimizer, trainable, params.lr, params.momentum, params.weight_decay, params.nesterov)
     steps_per_epoch = max(1, -(-len(train_idx) // params.batch_size))
-    total_steps = max(1, params.epochs * steps_per_epoch)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-        if params.schedule == "cosine"
-        else torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    scheduler, per_iteration = build_schedule(
+        optimizer, params.schedule, params.epochs, steps_per_epoch, params.milestones, params.gamma, params.warmup_epochs
     )
+    augmenter = BatchAugmenter(params.augment, in_shape, seed)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=params.autocast_bf16 and device.type == "cuda")
     generator = torch.Generator().manual_seed(seed)
     history: list[dict] = []
     best = (-1.0, None, None)  # (validation accuracy, epoch, state)
@@ -158,17 +189,22 @@ def _train(params: BackboneParams, inputs: torch.Tensor, labels: torch.Tensor, s
         network.train()
         head.train()
         total_loss, seen = 0.0, 0
-        for positions in epoch_batches(len(train_idx), params.batch_size, generator):
+        for index, positions in enumerate(epoch_batches(len(train_idx), params.batch_size, generator)):
             batch = train_idx[positions].to(device)
             if len(batch) < 2:  # BatchNorm cannot train on a single sample
                 continue
-            loss = F.cross_entropy(head(network(x[batch])), y[batch])
+            inputs_b = augmenter(x[batch], epoch, index) if augmenter else x[batch]
+            with autocast:
+                loss = F.cross_entropy(head(network(inputs_b)).float(), y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
+            if per_iteration:
+                scheduler.step()
             total_loss += float(loss.detach()) * len(batch)
             seen += len(batch)
+        if not per_iteration:
+            scheduler.step()
         record = {"epoch": epoch, "train_loss": total_loss / max(1, seen)}
         if val_idx is not None:
             vi = val_idx.to(device)

@@ -106,7 +106,31 @@ class Identity(nn.Module):
         return x.reshape(len(x), -1)
 
 
-IMAGE_ARCHS = ("small_cnn", "resnet")
+class TorchvisionResNet18(nn.Module):
+    """torchvision's ImageNet ResNet-18 (7×7 stem, max-pool, four stages) without its classifier;
+    ``out_dim = 512``.  TEEN and CEC use it for miniImageNet and CUB-200 (pretrained on ImageNet for
+    CUB).  Its state dict has torchvision's key names, so an ImageNet file loads strictly into it;
+    the file's ``fc.*`` entries are left out (:meth:`load_state_dict`)."""
+
+    def __init__(self, in_shape: tuple[int, ...]):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        self.model = resnet18(weights=None)
+        if in_shape[0] != 3:
+            self.model.conv1 = nn.Conv2d(in_shape[0], 64, 7, 2, 3, bias=False)
+        self.model.fc = nn.Identity()
+        self.out_dim = 512
+
+    def load_state_dict(self, state, strict: bool = True, assign: bool = False):
+        state = {k.removeprefix("model."): v for k, v in state.items() if not k.removeprefix("model.").startswith("fc.")}
+        return self.model.load_state_dict(state, strict=strict, assign=assign)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+IMAGE_ARCHS = ("small_cnn", "resnet", "resnet18")
 
 
 def arch_input_problem(arch: str, in_shape: tuple[int, ...]) -> str | None:
@@ -133,6 +157,7 @@ def build_network(params: BackboneParams, in_shape: tuple[int, ...]) -> nn.Modul
         "small_cnn": lambda: SmallCNN(in_shape, params.width, params.depth),
         "mlp": lambda: MLP(in_shape, params.width, params.depth),
         "resnet": lambda: ResNet(in_shape, params.width, params.resnet_blocks),
+        "resnet18": lambda: TorchvisionResNet18(in_shape),
         "identity": lambda: Identity(in_shape),
     }
     return builders[params.arch]()

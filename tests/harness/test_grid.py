@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from harness.config import parse_config
 from harness.api.errors import ConfigError
-from harness.grid import combination_label, expand_grid, value_token
+from harness.config.grid import combination_label, expand_grid, value_token
 
 BASE = {
     "name": "g",

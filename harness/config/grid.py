@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from harness.api.errors import ConfigError
-from harness.safe_yaml import shorten
+from harness.config.safe_yaml import shorten
 
 GRID_KEY = "grid"
 _WORD = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")

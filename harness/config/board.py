@@ -15,7 +15,7 @@ Shape::
     executor: local              # or {name: process, workers: 2}, {name: ray, address: ..., cpus_per_job: 1}
 
 A scenario or strategy entry may hold ``grid:``, a mapping from parameter names to lists of values:
-the entry expands into one entry per combination (see :mod:`harness.grid`).
+the entry expands into one entry per combination (see :mod:`harness.config.grid`).
 
 Every problem is reported as :class:`harness.api.errors.ConfigError` whose path names the field in the
 YAML, e.g. ``scenarios[1].shots``.  Validation needs the dataset (for checks such as "more shots than
@@ -33,11 +33,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from harness import safe_yaml
-from harness.safe_yaml import shorten
+from harness.config import safe_yaml
+from harness.config.safe_yaml import shorten
 from harness.api.errors import ConfigError, UnknownNameError
 from harness.jobs import Entry
-from harness.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
+from harness.config.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
 from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -209,7 +209,7 @@ def _check_device(name: str) -> None:
 
 # ---------------------------------------------------------------------------- loading
 def read_yaml(path: Path) -> Any:
-    """The config file's YAML, read with the limits of :mod:`harness.safe_yaml`."""
+    """The config file's YAML, read with the limits of :mod:`harness.config.safe_yaml`."""
     try:
         blob = path.read_bytes()
     except FileNotFoundError:
@@ -334,6 +334,12 @@ def _check_against_data(config: BoardConfig) -> None:
             raise ConfigError(f"{scenario.path}.{exc.path}" if exc.path else scenario.path, exc.message) from None
 
 
-def load_config(path: str | Path, output: str | Path | None = None, executor: dict[str, Any] | None = None) -> BoardConfig:
+def load_config(
+    path: str | Path, output: str | Path | None = None, executor: dict[str, Any] | None = None, overrides: list[str] | None = None
+) -> BoardConfig:
+    """Read, override (``--set key=value``, see :mod:`harness.config.overrides`) and validate a board."""
+    from harness.config.overrides import apply_all
+
     path = Path(path)
-    return parse_config(read_yaml(path), source=path, output=Path(output) if output is not None else None, executor=executor)
+    data = apply_all(read_yaml(path), overrides)
+    return parse_config(data, source=path, output=Path(output) if output is not None else None, executor=executor)
