@@ -249,8 +249,9 @@ def remove_stale_staging(board_dir: Path, jobs: list[Job]) -> None:
                     shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_manifest(board_dir: Path, board: str, jobs: list[Job], skips: list[dict[str, str]]) -> None:
-    """``board.json``: the jobs of the board in YAML order and the skipped pairs, for the report."""
+def write_manifest(board_dir: Path, board: str, jobs: list[Job], skips: list[dict[str, str]], reference: list[dict[str, Any]] = ()) -> None:
+    """``board.json``: the jobs of the board in YAML order, the skipped pairs and the published
+    numbers of a paper board, for the report."""
     atomic_write_json(
         board_dir / MANIFEST,
         {
@@ -260,6 +261,7 @@ def write_manifest(board_dir: Path, board: str, jobs: list[Job], skips: list[dic
                 for j in jobs
             ],
             "skipped": list(skips),
+            "reference": list(reference),
         },
     )
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.api.dataset import ImageFiles
+from harness.datasets.images import load_image_file
 
 
 def rgb_batch(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -18,22 +19,6 @@ def rgb_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     if images.shape[-2:] != (size, size):
         images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return images
-
-
-def load_image_file(path, size: int) -> torch.Tensor:
-    """One image file as ``3×size×size`` in [0, 1]: shorter side resized to ``size`` (bilinear), centre crop."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        w, h = image.size
-        scale = size / min(w, h)
-        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
-        w, h = image.size
-        left, top = (w - size) // 2, (h - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-        data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).reshape(size, size, 3)
-    return data.permute(2, 0, 1).float() / 255.0
 
 
 def image_batch(inputs, start: int, stop: int, size: int) -> torch.Tensor:

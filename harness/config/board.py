@@ -38,6 +38,7 @@ from harness.config.safe_yaml import shorten
 from harness.api.errors import ConfigError, UnknownNameError
 from harness.jobs import Entry
 from harness.config.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
+from harness.config.reference import parse_reference
 from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -64,6 +65,7 @@ class BoardModel(_Strict):
     backbone: str | dict[str, Any] | None = Field(None, description="frozen backbone: a name, or a mapping with 'name' and its parameters")
     executor: str | dict[str, Any] = Field("local", description="executor name, or a mapping with 'name' and its parameters")
     max_jobs: StrictInt = Field(MAX_COMBINATIONS, ge=1, description="refuse a board (or one grid) of more jobs than this")
+    reference: dict[str, Any] | None = Field(None, description="published numbers the board reproduces (see harness.config.reference)")
 
     @field_validator("name", "device")
     @classmethod
@@ -97,6 +99,7 @@ class BoardConfig:
     source: Path | None = None
     backbone: Entry | None = None
     executor: Entry | None = None  # None means the in-process 'local' executor
+    reference: tuple[dict[str, Any], ...] = ()
 
     @property
     def board_dir(self) -> Path:
@@ -297,6 +300,7 @@ def parse_config(
         source=source,
         backbone=backbone,
         executor=executor,
+        reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
     )
     _check_against_data(config)
     return config

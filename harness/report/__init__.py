@@ -18,6 +18,7 @@ from harness.io import atomic_write_bytes, atomic_write_text
 from harness.report.markdown import markdown_table
 from harness.report.page import leaderboard_html
 from harness.report.plots import make_plots
+from harness.report.reproduction import reproduction_html, reproduction_markdown, reproduction_rows
 from harness.report.tables import leaderboard_table, load_records, steps_table, to_csv
 
 __all__ = ["markdown_table", "output_files", "write_report"]
@@ -35,7 +36,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png"]
+    names = ["leaderboard.csv", "steps.csv", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -53,10 +54,17 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     else:
         (board_dir / "skipped.csv").unlink(missing_ok=True)
     markdown = markdown_table(table, manifest["board"], skips)
+    reproduction = reproduction_rows(board_dir, manifest, table, records) if manifest.get("reference") else []
+    if reproduction:
+        text = reproduction_markdown(manifest["board"], reproduction)
+        atomic_write_text(board_dir / "reproduction.md", text)
+        atomic_write_text(board_dir / "reproduction.csv", to_csv(pd.DataFrame(reproduction)))
+        markdown += "\n" + text
     atomic_write_text(board_dir / "leaderboard.md", markdown)
     strategies = list(dict.fromkeys(j["strategy"] for j in manifest["jobs"]))
     plots = make_plots(strategies, records, table)
     for stem, (_, png) in plots.items():
         atomic_write_bytes(board_dir / f"{stem}.png", png)
-    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips))
+    extra = reproduction_html(reproduction) if reproduction else ""
+    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips, extra))
     return table, markdown

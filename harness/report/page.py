@@ -90,7 +90,9 @@ def _td(text: str, value: str, column: str) -> str:
     return f'<td{css} data-value="{html.escape(value)}">{html.escape(text)}</td>'
 
 
-def leaderboard_html(board: str, table: pd.DataFrame, plots: dict[str, tuple[str, bytes]], skips: tuple[dict[str, str], ...] = ()) -> str:
+def leaderboard_html(
+    board: str, table: pd.DataFrame, plots: dict[str, tuple[str, bytes]], skips: tuple[dict[str, str], ...] = (), extra: str = ""
+) -> str:
     """The page: the sortable table (mean ± std over seeds), the skipped pairs, then the plots.
 
     Its metric columns are the markdown table's plus the keys declared for the page alone."""
@@ -119,6 +121,8 @@ def leaderboard_html(board: str, table: pd.DataFrame, plots: dict[str, tuple[str
         '<p class="note">Mean ± sample std over seeds; accuracies in %. Click a column header to sort.</p>',
         f'<table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>',
     ]
+    if extra:  # further sections of the page, already HTML (the reproduction table)
+        parts.append(extra)
     if skips:
         items = "".join(f"<li>{esc(s['scenario'])} × {esc(s['strategy'])}: {esc(s['reason'])}</li>" for s in skips)
         parts.append(f'<h2>Skipped</h2><ul id="skipped">{items}</ul>')
