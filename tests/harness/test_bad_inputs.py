@@ -316,3 +316,35 @@ def test_a_record_that_cannot_be_written_fails_only_its_job(tmp_path):
     failed = json.loads((tmp_path / job.id / FAILED_FILE).read_text())
     assert failed["status"] == "failed" and "nan" in failed["error"].lower()
     assert sorted(p.name for p in tmp_path.iterdir()) == [job.id]  # no staging folder left
+
+
+# ---------------------------------------------------------------------------- --set overrides
+SET_CASES = [
+    ("no equals sign", "seeds", "--set", "expected key=value"),
+    ("not a path", "strategies..x=1", "--set", "not a dotted path"),
+    ("index past the end", "strategies[5].metric=cosine", "--set strategies[5].metric", "no entry [5]"),
+    ("value not YAML", "seeds=[0, 1", "--set seeds", "not valid YAML"),
+    ("typed like the file", "seeds=true", "seeds", "list"),
+    ("unknown parameter", "strategies[0].colour=red", "strategies[0].colour", "unknown key"),
+]
+
+
+@pytest.mark.parametrize("assignment, field, word", [c[1:] for c in SET_CASES], ids=[c[0] for c in SET_CASES])
+def test_bad_overrides_give_one_error(tmp_path, capsys, assignment, field, word):
+    config = _good_config(tmp_path)
+    code, err, _ = _run(["run", str(config), "--output", str(tmp_path / "out"), "--quiet", "--set", assignment], capsys)
+    _assert_one_error(code, err, f"{field}:", word)
+    assert not (tmp_path / "out").exists()
+
+
+def test_overrides_reach_the_jobs_and_are_recorded(tmp_path, capsys):
+    board = {**BOARD, "strategies": ["nmc"]}
+    config = tmp_path / "board.yaml"
+    config.write_text(yaml.safe_dump(board))
+    sets = ["strategies[0].metric=cosine", "seeds=[4]", "scenarios[0].increment=2"]
+    args = ["run", str(config), "--output", str(tmp_path / "out"), "--quiet"]
+    assert main([*args, *[x for s in sets for x in ("--set", s)]]) == 0
+    (config_json,) = list((tmp_path / "out" / "bad").glob("*/config.json"))
+    record = json.loads(config_json.read_text())
+    assert record["overrides"] == sets and record["seed"] == 4
+    assert record["strategy"]["params"]["metric"] == "cosine" and record["scenario"]["params"]["increment"] == 2
