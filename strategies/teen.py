@@ -47,6 +47,11 @@ class TEENParams(Params):
     softmax_temperature: float = Field(16.0, gt=0.0, description="τ of the softmax over base-class similarities")
     logit_scale: float = Field(16.0, gt=0.0, description="scale of the cosine logits at prediction")
     discovery: DiscoveryParams = Field(default_factory=DiscoveryParams, description="options of new-class discovery (ncd, cgcd)")
+    calibrated_norm: Literal["mean", "unit"] = Field(
+        "mean",
+        description="length of a discovered class's calibrated prototype in the store: its cluster mean's (the space the next "
+        "discovery clusters in) or 1 (earlier owlbench); cosine predictions do not depend on it",
+    )
 
 
 def calibrate(protos: torch.Tensor, base_protos: torch.Tensor, shift_weight: float, tau: float) -> torch.Tensor:
@@ -82,19 +87,23 @@ prototype of a labeled new class.
             return
         self._calibrate([c for c in experience.new_classes if c in self.store and c not in self.base_classes])
 
-    def _calibrate(self, new: list[int]) -> None:
+    def _calibrate(self, new: list[int], keep_length: bool = False) -> None:
         if new and self.base_classes:
             rows, base_rows = self.store.rows(new), self.store.rows(self.base_classes)
-            calibrated = calibrate(
-                self.store.means[rows], self.store.means[base_rows], self.params.shift_weight, self.params.softmax_temperature
-            )
+            means = self.store.means[rows]
+            calibrated = calibrate(means, self.store.means[base_rows], self.params.shift_weight, self.params.softmax_temperature)
+            if keep_length:
+                # TEEN scores prototypes by cosine only, so the length is free: keeping the mean's length
+                # leaves every prediction as it was and keeps the prototype beside its samples, where the
+                # discovery of a later stage (Euclidean, known prototypes fixed) looks for it
+                calibrated = F.normalize(calibrated, dim=1) * means.norm(dim=1, keepdim=True)
             self.store.set_means(new, calibrated)
 
     def discovery_features(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.backbone.features(inputs)
 
     def after_discovery(self, experience, features: torch.Tensor, new_ids: list[int], clustering: Clustering) -> None:
-        self._calibrate(new_ids)
+        self._calibrate(new_ids, keep_length=self.params.calibrated_norm == "mean")
 
     def predict(self, inputs: torch.Tensor) -> Prediction:
         logits = self.params.logit_scale * self.store.scores(self.backbone.features(inputs), "cosine")
