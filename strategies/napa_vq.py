@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from harness.training.augment import BatchAugmenter, Preset
 from harness.training.batches import epoch_batches
 from harness.api.seeds import SeedStream
 from harness.api.experience import Experience, Prediction
@@ -41,8 +42,13 @@ class NAPAVQParams(Params):
     cv_lr: float = Field(5.0, gt=0, description="SGD learning rate of the code vectors at step 0 (later: × lr_decay)")
     lr_decay: float = Field(0.1, gt=0, description="factor on both learning rates after step 0")
     weight_decay: float = Field(2e-4, ge=0)
-    model_step_fraction: float = Field(0.45, gt=0, le=1, description="StepLR period of the network as a share of the epochs (45/100)")
-    cv_step_fraction: float = Field(0.2, gt=0, le=1, description="StepLR period of the code vectors as a share of the epochs (20/100)")
+    model_step_fraction: float = Field(
+        0.45, gt=0, le=1, description="StepLR period of the network as a share of the epochs (45 of the reference's 100; at least 2 epochs)"
+    )
+    cv_step_fraction: float = Field(
+        0.2, gt=0, le=1, description="StepLR period of the code vectors as a share of the epochs (20 of 100; at least 2 epochs)"
+    )
+    augment: Preset = Field("none", description="augmentation preset of the training batches (images only; napa_vq: crop + flip + brightness)")
     temperature: float = Field(0.1, gt=0, description="T in logits = -distance / T")
     neighbours: int = Field(15, ge=1, description="k of the neural-gas update")
     edge_decay: float = Field(0.9, gt=0, lt=1)
@@ -52,6 +58,12 @@ class NAPAVQParams(Params):
     protoaug_weight: float = Field(10.0, ge=0)
     distill_weight: float = Field(10.0, ge=0)
     rotations: bool = Field(True, description="4-rotation label augmentation (square images only)")
+
+
+def step_period(fraction: float, epochs: int) -> int:
+    """StepLR period in epochs: ``round(fraction × epochs)`` (45 and 20 at the reference's 100 epochs),
+    at least 2, so that with few epochs a decay never fires at every epoch."""
+    return max(2, round(fraction * epochs))
 
 
 @STRATEGIES.register("napa-vq")
@@ -158,14 +170,16 @@ class NAPAVQ(Strategy):
         scale = 1.0 if first else p.lr_decay
         opt = torch.optim.Adam(self.network.parameters(), lr=p.lr * scale, weight_decay=p.weight_decay)
         opt_cv = torch.optim.SGD([self.code_vectors], lr=p.cv_lr * scale)
-        sched = torch.optim.lr_scheduler.StepLR(opt, max(1, round(p.model_step_fraction * p.epochs)), 0.1)
-        sched_cv = torch.optim.lr_scheduler.StepLR(opt_cv, max(1, round(p.cv_step_fraction * p.epochs)), 0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_period(p.model_step_fraction, p.epochs), 0.1)
+        sched_cv = torch.optim.lr_scheduler.StepLR(opt_cv, step_period(p.cv_step_fraction, p.epochs), 0.1)
+        augmenter = BatchAugmenter(p.augment, tuple(x.shape[1:]), self.context.generator(SeedStream.NAPA_VQ_AUGMENT + experience.step).initial_seed()) if p.augment != "none" else None
         self.network.train()
         self.history = []
-        for _ in range(p.epochs):
+        for epoch in range(p.epochs):
             totals = torch.zeros(3)
-            for idx in epoch_batches(len(x), p.batch_size, self.generator, self.device):
-                terms = self.step_losses(x[idx], rows[idx], old_vectors)
+            for index, idx in enumerate(epoch_batches(len(x), p.batch_size, self.generator, self.device)):
+                batch = augmenter(x[idx], epoch, index) if augmenter else x[idx]
+                terms = self.step_losses(batch, rows[idx], old_vectors)
                 loss = sum(terms.values())
                 opt.zero_grad()
                 opt_cv.zero_grad()

@@ -45,7 +45,19 @@ class OVORParams(Params):
     t_id: float = -15.0
     t_ood: float = -3.0
     huber: bool = True
-    offsets_only: bool = Field(False, description="reproduce the reference code: candidates around the origin (offsets not added)")
+    offsets_only: bool = Field(False, description="reproduce the reference code: one shared set of offsets around the origin (not added to the points)")
+    lr_factor: Literal["half_cosine", "reference"] = Field(
+        "half_cosine",
+        description="per-epoch learning-rate factor over a task's K epochs: cos(π/2 · e / K), or the reference code's cos(99π · e / (200 (K − 1)))",
+    )
+
+
+def lr_factor(kind: str, epoch: int, epochs: int) -> float:
+    """The learning-rate multiplier at ``epoch`` of a task's ``epochs``: owlbench's half cosine, or the
+    reference code's ``cos(99π·e / (200·(K − 1)))`` (which stays just above 0 at the last epoch)."""
+    if kind == "reference":
+        return math.cos(99 * math.pi * epoch / (200 * max(1, epochs - 1)))
+    return math.cos(math.pi / 2 * epoch / epochs)
 
 
 @STRATEGIES.register("ovor")
@@ -143,7 +155,7 @@ class OVOR(Strategy):
         x = experience.inputs
         optimizer = torch.optim.Adam(list(self.prompt.parameters()) + list(self.head.parameters()), lr=p.lr)
         total = max(1, p.epochs + p.outlier_epochs)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: math.cos(math.pi / 2 * e / total))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: lr_factor(p.lr_factor, e, total))
         self.history: list[dict[str, float]] = []
         for _ in range(p.epochs):
             running = 0.0

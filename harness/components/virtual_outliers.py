@@ -12,8 +12,10 @@ Generation (Huang et al., ICLR 2024, following NPOS):
    ``K``-th nearest-neighbour distance, normalised) are the virtual outliers.
 
 Where the paper and the reference code disagree: the code forgets to add the offsets to the boundary
-points (its candidates are ``σ·ε`` around the origin).  ``offsets_only=False`` (default) follows the
-paper; ``offsets_only=True`` reproduces the code.  Candidates are built around the raw (not
+points (its candidates are ``σ·ε`` around the origin), and it draws one set of ``sample_from`` offsets
+shared by all boundary points, so its candidates repeat once per boundary point.  ``offsets_only=False``
+(default) follows the paper (fresh offsets for every boundary point, added to it);
+``offsets_only=True`` reproduces the code, the shared offsets and their repetition included.  Candidates are built around the raw (not
 normalised) boundary features, the space the classifier head sees, and ranked on normalised vectors.
 
 Loss, with the energy ``E(x) = −logsumexp(logits(x))``::
@@ -63,10 +65,11 @@ def virtual_outliers(features: torch.Tensor, num_classes: int, config: OutlierCo
     """Virtual outliers for in-distribution ``features`` ``(N, D)`` of ``num_classes`` classes."""
     features = features.detach().float().cpu()
     boundary = boundary_indices(features, config.k, config.select)
-    offsets = torch.randn(len(boundary) * config.sample_from, features.shape[1], generator=generator) * config.sigma
-    if config.offsets_only:
-        candidates = offsets
+    if config.offsets_only:  # the reference code: one shared set of offsets, repeated per boundary point
+        shared = torch.randn(config.sample_from, features.shape[1], generator=generator) * config.sigma
+        candidates = shared.repeat(len(boundary), 1)
     else:
+        offsets = torch.randn(len(boundary) * config.sample_from, features.shape[1], generator=generator) * config.sigma
         candidates = features[boundary].repeat_interleave(config.sample_from, dim=0) + offsets
     bank = F.normalize(features, dim=1)
     ranked_on = candidates if config.offsets_only else F.normalize(candidates, dim=1)
