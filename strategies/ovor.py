@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from harness.training.augment import BatchAugmenter, Preset
 from harness.training.batches import epoch_batches
 from harness.api.seeds import OVOR_HEAD_SEED_FACTOR, SeedStream
 from harness.api.dataset import Dataset
@@ -46,6 +47,7 @@ class OVORParams(Params):
     t_ood: float = -3.0
     huber: bool = True
     offsets_only: bool = Field(False, description="reproduce the reference code: one shared set of offsets around the origin (not added to the points)")
+    augment: Preset = Field("none", description="augmentation preset of the prompt-training batches (images, encoder: timm)")
     lr_factor: Literal["half_cosine", "reference"] = Field(
         "half_cosine",
         description="per-epoch learning-rate factor over a task's K epochs: cos(π/2 · e / K), or the reference code's cos(99π · e / (200 (K − 1)))",
@@ -157,10 +159,17 @@ class OVOR(Strategy):
         total = max(1, p.epochs + p.outlier_epochs)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: lr_factor(p.lr_factor, e, total))
         self.history: list[dict[str, float]] = []
-        for _ in range(p.epochs):
+        augmenter = None
+        if p.augment != "none":
+            if p.encoder != "timm":
+                raise ValueError(f"strategy 'ovor': augment {p.augment!r} needs image inputs (encoder: timm)")
+            seed = self.context.generator(SeedStream.OVOR_AUGMENT + experience.step).initial_seed()
+            augmenter = BatchAugmenter(p.augment, tuple(x.shape[1:]), seed)
+        for epoch in range(p.epochs):
             running = 0.0
-            for idx in self._batches(len(x)):
-                loss = F.cross_entropy(self._masked_logits(self.features(x[idx]), start), targets[idx.to(self.device)])
+            for index, idx in enumerate(self._batches(len(x))):
+                inputs = augmenter(x[idx].float(), epoch, index) if augmenter else x[idx]
+                loss = F.cross_entropy(self._masked_logits(self.features(inputs), start), targets[idx.to(self.device)])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -15,6 +15,7 @@ class SeedStream:
     FETRIL_SOURCES = 1_000  # + step: FeTrIL's choice of source samples per past class
     FETRIL_PSEUDO = 2_000  # + step: FeTrIL's pseudo-feature draws
     NAPA_VQ_AUGMENT = 5_000  # + step: NAPA-VQ's augmentation of the step's batches
+    OVOR_AUGMENT = 6_000  # + step: OVOR's augmentation of the prompt-training batches
     SESSION_BACKBONE = 7_919  # the session backbone's training seed
     DISCOVERY = 7_919  # + step (unlabeled steps are >= 1, so never the backbone's stream): discovery's k-means seedings
 

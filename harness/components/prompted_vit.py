@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from harness.components.prefix_tuning import OnePrompt, attention_with_prefix
+from harness.training.weights import read_state_dict
 
 
 class _PrefixAttention(nn.Module):
@@ -64,12 +65,7 @@ class PromptedViT(nn.Module):
             path = Path(weights)
             if not path.is_file():
                 raise FileNotFoundError(f"ViT weights file {str(path)!r} does not exist")
-            if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
-
-                state = load_file(str(path))
-            else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
+            state = read_state_dict(path)
             state = {k: v for k, v in state.items() if not k.startswith("head.")}
             missing, unexpected = vit.load_state_dict(state, strict=False)
             if unexpected or [m for m in missing if not m.startswith("head")]:
@@ -79,7 +75,19 @@ class PromptedViT(nn.Module):
     def train(self, mode: bool = True) -> "PromptedViT":  # frozen: always eval
         return super().train(False)
 
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The image size the ViT takes (its patch embedding's)."""
+        size = self.vit.patch_embed.img_size
+        return tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+
     def forward(self, images: torch.Tensor, prompt: OnePrompt | None = None) -> torch.Tensor:
+        """Features of ``images``; grey images are repeated to three channels and every image is
+        resized (bilinear, antialiased) to the ViT's input size, as the reference resizes CIFAR to 224."""
+        if images.shape[1] == 1 and getattr(getattr(self.vit.patch_embed, "proj", None), "in_channels", 3) == 3:
+            images = images.expand(-1, 3, -1, -1)
+        if tuple(images.shape[-2:]) != self.input_size:
+            images = torch.nn.functional.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
         self.active_prompt = prompt
         try:
             tokens = self.vit.forward_features(images)
