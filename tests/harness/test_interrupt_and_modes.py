@@ -36,6 +36,8 @@ def test_ctrl_c_ends_the_run_with_one_line(tmp_path, executor):
     run = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(config), "--output", str(tmp_path / "out"), "--quiet"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # a shell's background jobs inherit SIGINT ignored, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not list(pids.iterdir()) and time.monotonic() < deadline:
