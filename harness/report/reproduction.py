@@ -51,6 +51,7 @@ def reproduction_rows(board_dir: Path, manifest: dict[str, Any], table: pd.DataF
             "status": status,
             "source": ref["source"],
             "verified": ref.get("verified", True),
+            "note": ref.get("note") or "",
         })
     return out
 
@@ -79,7 +80,7 @@ def reproduction_markdown(board: str, rows: list[dict[str, Any]]) -> str:
     lines = [f"### {board}: reproduction", "", header, "|" + "---|" * 8]
     for r in rows:
         measured = _number(r["measured"]) + (f" ± {r['measured_std']:.2f}" if r["measured_std"] is not None else "")
-        source = r["source"] + ("" if r["verified"] else " (not checked against the paper)")
+        source = r["source"] + ("" if r["verified"] else " (not checked against the source)") + (f"; {r['note']}" if r["note"] else "")
         lines.append(f"| {r['scenario']} | {r['strategy']} | {r['metric']} | {_number(r['paper'])} | {measured} | {_number(r['delta'], True)} | {r['status']} | {source} |")
     lines += ["", "Paper and measured values in the paper's units (accuracies in %); Δ = measured − paper."]
     return "\n".join(lines) + "\n"
