@@ -249,7 +249,9 @@ def remove_stale_staging(board_dir: Path, jobs: list[Job]) -> None:
                     shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_manifest(board_dir: Path, board: str, jobs: list[Job], skips: list[dict[str, str]], reference: list[dict[str, Any]] = ()) -> None:
+def write_manifest(
+    board_dir: Path, board: str, jobs: list[Job], skips: list[dict[str, str]], reference: list[dict[str, Any]] = (), compare_to: str = "nmc"
+) -> None:
     """``board.json``: the jobs of the board in YAML order, the skipped pairs and the published
     numbers of a paper board, for the report."""
     atomic_write_json(
@@ -262,6 +264,7 @@ def write_manifest(board_dir: Path, board: str, jobs: list[Job], skips: list[dic
             ],
             "skipped": list(skips),
             "reference": list(reference),
+            "compare_to": compare_to,
         },
     )
 

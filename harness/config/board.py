@@ -66,6 +66,7 @@ class BoardModel(_Strict):
     executor: str | dict[str, Any] = Field("local", description="executor name, or a mapping with 'name' and its parameters")
     max_jobs: StrictInt = Field(MAX_COMBINATIONS, ge=1, description="refuse a board (or one grid) of more jobs than this")
     reference: dict[str, Any] | None = Field(None, description="published numbers the board reproduces (see harness.config.reference)")
+    compare_to: str = Field("nmc", description="strategy label every other strategy is compared with in comparisons.csv")
 
     @field_validator("name", "device")
     @classmethod
@@ -100,6 +101,7 @@ class BoardConfig:
     backbone: Entry | None = None
     executor: Entry | None = None  # None means the in-process 'local' executor
     reference: tuple[dict[str, Any], ...] = ()
+    compare_to: str = "nmc"
 
     @property
     def board_dir(self) -> Path:
@@ -300,6 +302,7 @@ def parse_config(
         source=source,
         backbone=backbone,
         executor=executor,
+        compare_to=board.compare_to,
         reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
     )
     _check_against_data(config)

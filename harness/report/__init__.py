@@ -3,7 +3,7 @@
 Written into the board folder: ``leaderboard.csv`` (one row per scenario × strategy: status, seeds
 done/failed, mean and sample std over seeds of every declared summary metric; no timings, so the file
 depends on the results alone), ``steps.csv`` (per step: mean and std over seeds of the per-step
-metrics), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
+metrics), ``comparisons.csv`` (paired comparisons over seeds, :mod:`harness.report.comparisons`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
 every declared step curve and of forgetting, and ``leaderboard.html`` (:mod:`harness.report.page`).
 """
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness import jobs
 from harness.io import atomic_write_bytes, atomic_write_text
+from harness.report.comparisons import comparisons
 from harness.report.markdown import markdown_table
 from harness.report.page import leaderboard_html
 from harness.report.plots import make_plots
@@ -36,7 +37,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -49,6 +50,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     # wall time varies from run to run: it goes to the markdown only, so the CSV depends on the results alone
     atomic_write_text(board_dir / "leaderboard.csv", to_csv(table.drop(columns=["wall_time_s_mean"])))
     atomic_write_text(board_dir / "steps.csv", to_csv(steps_table(records)))
+    atomic_write_text(board_dir / "comparisons.csv", to_csv(comparisons(records, manifest.get("compare_to") or "nmc")))
     if skips:
         atomic_write_text(board_dir / "skipped.csv", to_csv(pd.DataFrame(list(skips))))
     else:
