@@ -10,6 +10,7 @@ that cluster's own prototype.  Run: ``python bench/teen_cgcd_prototypes.py``.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -45,7 +46,7 @@ def main() -> None:
     for norm in ("unit", "mean"):
         for job in jobs:
             params = job.strategy.params.model_copy(update={"calibrated_norm": norm})
-            job = type(job)(**{**vars(job), "strategy": type(job.strategy)(job.strategy.name, job.strategy.label, params, job.strategy.path)})
+            job = replace(job, strategy=replace(job.strategy, params=params))
             shares.clear()
             summary = execute(job, progress=False)["metrics"]["summary"]
             print(f"{norm:<6} {job.seed:>4} {summary['last_clustering_accuracy'] * 100:15.1f} {'  '.join(f'{s * 100:5.1f}' for s in shares):>32}")

@@ -135,10 +135,10 @@ STALE_KEYS = ("owlbench", "strategy_source_sha256", "scenario_source_sha256")
 def stale_reason(board_dir: Path, job: Job, current: dict[str, Any]) -> str | None:
     """Why a finished job's numbers may not be those the code present now would give (its recorded
     version or strategy / scenario source differs), ``None`` when they match or nothing was recorded."""
-    try:
-        recorded = json.loads((job.folder(board_dir) / "config.json").read_text(encoding="utf-8")).get("code")
-    except (OSError, ValueError, AttributeError):
+    config = read_config(board_dir, job.id)
+    if config is None:
         return None
+    recorded = config.get("code")
     if not isinstance(recorded, dict):
         return "it records no code fingerprint (made by an older owlbench)"
     changed = [key.removesuffix("_sha256").replace("_", " ") for key in STALE_KEYS if recorded.get(key) != current.get(key)]
@@ -272,6 +272,15 @@ def write_manifest(
 # ---------------------------------------------------------------------------- reading
 def read_manifest(board_dir: Path) -> dict[str, Any]:
     return json.loads((board_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
+def read_config(board_dir: Path, job_id: str) -> dict[str, Any] | None:
+    """A job folder's ``config.json`` as a mapping; ``None`` when it is missing or not one."""
+    try:
+        value = json.loads((board_dir / job_id / "config.json").read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_metrics(board_dir: Path, job_id: str) -> dict[str, Any] | None:

@@ -14,6 +14,8 @@ import copy
 import re
 from typing import Any
 
+import yaml
+
 from harness.config import safe_yaml
 from harness.api.errors import ConfigError
 
@@ -46,7 +48,7 @@ def apply(data: Any, assignment: str) -> Any:
     path = parse_path(key.strip())
     try:
         value = safe_yaml.load(text)
-    except (safe_yaml.YAMLLimitError, Exception) as exc:  # a value that is not YAML: say which
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # YAMLLimitError is a ValueError
         raise ConfigError(f"--set {key}", f"value is not valid YAML: {safe_yaml.shorten(str(exc))}") from None
     root = copy.deepcopy(data) if isinstance(data, dict) else {}
     node: Any = root

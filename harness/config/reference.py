@@ -16,16 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from harness.api.errors import ConfigError
+from harness.api.params import Params
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReferenceValue(_Strict):
+class ReferenceValue(Params):
     scenario: str
     strategy: str
     metric: str
@@ -35,7 +32,7 @@ class ReferenceValue(_Strict):
     note: str | None = None
 
 
-class Reference(_Strict):
+class Reference(Params):
     source: str = Field(..., description="the paper and table the values come from")
     values: list[ReferenceValue] = Field(..., min_length=1)
 

@@ -7,12 +7,12 @@ the devices the seeds ran on, read from the job folders.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from harness import jobs
 from harness.report.columns import present, summary_keys
 
 
@@ -20,10 +20,8 @@ def _devices(board_dir: Path, records: list[dict[str, Any]], pair: tuple[str, st
     devices = set()
     for r in records:
         if (r["scenario"], r["strategy"]) == pair:
-            try:
-                devices.add(str(json.loads((board_dir / r["id"] / "config.json").read_text(encoding="utf-8")).get("resolved_device", "?")))
-            except (OSError, ValueError, AttributeError):
-                devices.add("?")
+            config = jobs.read_config(board_dir, r["id"]) or {}
+            devices.add(str(config.get("resolved_device", "?")))
     return sorted(devices)
 
 

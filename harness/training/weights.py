@@ -8,15 +8,16 @@ import torch
 from torch import nn
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from ``.safetensors`` or a torch file (``weights_only=True``; a ``state_dict`` entry is unwrapped)."""
+def read_state_dict(path: Path, unwrap: bool = True) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors`` or a torch file (``weights_only=True``); with ``unwrap``, a
+    ``state_dict`` entry is returned instead of the mapping holding it."""
     path = Path(path).expanduser()
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+    if unwrap and isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     return state
 
@@ -36,7 +37,7 @@ def read_file(path: str | Path, what: str) -> object:
     """The contents of a weights file; a ``ValueError`` naming it when it cannot be read."""
     path = Path(path).expanduser()
     try:
-        return read_state_dict(path) if path.suffix == ".safetensors" else torch.load(path, map_location="cpu", weights_only=True)
+        return read_state_dict(path, unwrap=False)
     except FileNotFoundError:
         raise ValueError(f"{what} {str(path)!r} does not exist") from None
     except Exception as exc:  # truncated, not a torch file, pickled code refused by weights_only
