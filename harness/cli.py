@@ -239,7 +239,7 @@ def cmd_run(
         if (only or exclude) and not chosen:
             print("warning: --only/--exclude match no job", file=sys.stderr)
         remove_stale_staging(board_dir, todo)
-        write_manifest(board_dir, config.name, jobs, [vars(s) for s in skips], list(config.reference), config.compare_to)
+        write_manifest(board_dir, config.name, jobs, [vars(s) for s in skips], list(config.reference), config.compare_to, list(config.claims))
         failed, finished = [], 0
         try:
             for outcome in tqdm(runner.run(todo, progress=not quiet), total=len(todo), desc=config.name, unit="job", disable=quiet):

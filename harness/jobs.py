@@ -221,7 +221,7 @@ def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
     staging = _staging(board_dir, job.id)
     try:
         atomic_write_json(staging / "config.json", record["config"])
-        atomic_write_json(staging / "metrics.json", {**record["metrics"], "wall_time_s": record["wall_time_s"]})
+        atomic_write_json(staging / "metrics.json", {**record["metrics"], "training": record.get("training", []), "wall_time_s": record["wall_time_s"]})
         atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
         atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
     except BaseException:
@@ -250,10 +250,16 @@ def remove_stale_staging(board_dir: Path, jobs: list[Job]) -> None:
 
 
 def write_manifest(
-    board_dir: Path, board: str, jobs: list[Job], skips: list[dict[str, str]], reference: list[dict[str, Any]] = (), compare_to: str = "nmc"
+    board_dir: Path,
+    board: str,
+    jobs: list[Job],
+    skips: list[dict[str, str]],
+    reference: list[dict[str, Any]] = (),
+    compare_to: str = "nmc",
+    claims: list[dict[str, Any]] = (),
 ) -> None:
-    """``board.json``: the jobs of the board in YAML order, the skipped pairs and the published
-    numbers of a paper board, for the report."""
+    """``board.json``: the jobs of the board in YAML order, the skipped pairs, the published
+    numbers of a paper board and the claims it checks, for the report."""
     atomic_write_json(
         board_dir / MANIFEST,
         {
@@ -265,6 +271,7 @@ def write_manifest(
             "skipped": list(skips),
             "reference": list(reference),
             "compare_to": compare_to,
+            "claims": list(claims),
         },
     )
 

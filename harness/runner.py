@@ -110,5 +110,6 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "code": code_fingerprint(job),
         },
         "metrics": evaluator.compute(),
+        "training": strategy.training_log(),
         "wall_time_s": time.perf_counter() - started,
     }

@@ -25,6 +25,10 @@ scratch over all seen classes:
   PyCIL keeps training the previous layer on un-normalised features; here it is retrained from
   scratch on normalised features like the SVM.
 
+- ``classifier: ncm``: no translation and no classifier: the nearest class mean (Euclidean, on the
+  normalised features and centroids when ``normalize``) over the same frozen backbone — the
+  comparison the paper's claim is made against.
+
 At the base step the classifier is trained on the real base features.  The authors' feature loader
 leaves its first batch of 512 features un-normalised before the SVM, which looks accidental; every
 feature is normalised here.  Predictions: logits over seen classes, open-set score = the largest logit.
@@ -53,7 +57,9 @@ from harness.training.linear_probe import train_linear_layer
 
 class FeTrILParams(Params):
     backbone: BackboneParams = Field(default_factory=BackboneParams, description="network trained on the base session")
-    classifier: Literal["svm", "linear"] = Field("svm", description="LinearSVC (paper) or a trained linear layer")
+    classifier: Literal["svm", "linear", "ncm"] = Field(
+        "svm", description="LinearSVC (paper), a trained linear layer, or nearest class mean without translation (ablation)"
+    )
     svm_c: float = Field(1.0, gt=0.0, description="LinearSVC C")
     svm_tol: float = Field(1e-4, gt=0.0, description="LinearSVC tolerance")
     distance: Literal["euclidean", "cosine"] = Field("euclidean", description="centroid similarity choosing the source class")
@@ -168,6 +174,8 @@ pseudo-features of every past class.
 
     def _retrain(self, feats: torch.Tensor, labels: torch.Tensor, new: list[int], past: list[int], step: int) -> None:
         """Fit the classifier on real features of this step plus translated features of the past classes."""
+        if self.params.classifier == "ncm":
+            return  # the centroids in the store are the whole classifier
         train_x, train_y = [feats], [labels]
         if past and new:
             new_means, past_means = self.store.means[self.store.rows(new)], self.store.means[self.store.rows(past)]
@@ -204,5 +212,8 @@ pseudo-features of every past class.
 
     def predict(self, inputs: torch.Tensor) -> Prediction:
         feats = self._normalize(self.backbone.features(inputs))
+        if self.params.classifier == "ncm":
+            logits = -torch.cdist(feats, self._normalize(self.store.means.to(feats.dtype)))
+            return Prediction(logits=logits, classes=self.store.class_ids.to(logits.device), known_score=logits.max(1).values)
         logits = feats @ self.weight.T + self.bias
         return Prediction(logits=logits, classes=self.classes.to(logits.device), known_score=logits.max(1).values)

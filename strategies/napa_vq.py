@@ -58,6 +58,10 @@ class NAPAVQParams(Params):
     protoaug_weight: float = Field(10.0, ge=0)
     distill_weight: float = Field(10.0, ge=0)
     rotations: bool = Field(True, description="4-rotation label augmentation (square images only)")
+    na_loss: bool = Field(True, description="the neighbourhood-aware hinge loss L_NA (false: ablation; the graph is still updated)")
+    prototype_augmentation: Literal["neighbourhood", "none"] = Field(
+        "neighbourhood", description="old-class prototype replay from step 1: mixed with a graph neighbour (the paper), or none (ablation)"
+    )
 
 
 def step_period(fraction: float, epochs: int) -> int:
@@ -85,6 +89,11 @@ class NAPAVQ(Strategy):
     before training) live in the prototype store.  Inference: nearest normalised code vector of the
     unrotated classes among normalised features; the open-set score is the largest logit
     ``−‖f̂ − v̂‖``.
+
+    Ablations (the paper's Table of components): ``na_loss: false`` drops ``L_NA`` everywhere (the
+    neural-gas graph is still updated, since the prototype augmentation draws its neighbours from it);
+    ``prototype_augmentation: none`` drops the replay of old-class prototypes (its cross-entropy and its
+    ``L_NA``), leaving distillation alone against forgetting.
     """
 
     Params = NAPAVQParams
@@ -128,6 +137,9 @@ class NAPAVQ(Strategy):
 
     def _na_loss(self, features: torch.Tensor, targets: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         edges = self.topology.update(self.topology.nearest(features, vectors))
+        if not self.params.na_loss:
+            self.topology.symmetrise()
+            return features.new_zeros(())
         loss = neighbourhood_hinge_loss(features, targets, vectors, edges, self.params.neighbour_softmax)
         self.topology.symmetrise()
         return loss
@@ -174,9 +186,8 @@ class NAPAVQ(Strategy):
         sched_cv = torch.optim.lr_scheduler.StepLR(opt_cv, step_period(p.cv_step_fraction, p.epochs), 0.1)
         augmenter = BatchAugmenter(p.augment, tuple(x.shape[1:]), self.context.generator(SeedStream.NAPA_VQ_AUGMENT + experience.step).initial_seed()) if p.augment != "none" else None
         self.network.train()
-        self.history = []
         for epoch in range(p.epochs):
-            totals = torch.zeros(3)
+            totals, batches = torch.zeros(3), 0
             for index, idx in enumerate(epoch_batches(len(x), p.batch_size, self.generator, self.device)):
                 batch = augmenter(x[idx], epoch, index) if augmenter else x[idx]
                 terms = self.step_losses(batch, rows[idx], old_vectors)
@@ -189,9 +200,11 @@ class NAPAVQ(Strategy):
                 opt.step()
                 opt_cv.step()
                 totals += torch.tensor([terms["ce"].item(), terms["na"].item(), loss.item()])
+                batches += 1
             sched.step()
             sched_cv.step()
-            self.history.append(dict(zip(("ce", "na", "total"), totals.tolist())))
+            ce, na, total = (totals / max(1, batches)).tolist()
+            self.log_epoch(experience.step, epoch, total, ce=ce, na=na)
         self._replace_prototypes(x, rows)  # this step's classes, with the trained network
 
     def step_losses(self, x: torch.Tensor, rows: torch.Tensor, old_vectors: int) -> dict[str, torch.Tensor]:
@@ -208,6 +221,8 @@ class NAPAVQ(Strategy):
             with torch.no_grad():
                 old_features = self.old_network(xa)
             terms["distill"] = p.distill_weight * feature_distillation(features, old_features)
+            if p.prototype_augmentation == "none":
+                return terms
             augmented, labels = self._prototype_augmentation(len(x), old_vectors, vectors)
             terms["na"] = terms["na"] + self._na_loss(augmented, labels, vectors)
             terms["protoaug"] = p.protoaug_weight * F.cross_entropy(distance_logits(augmented, vectors, p.temperature), labels)

@@ -158,7 +158,6 @@ class OVOR(Strategy):
         optimizer = torch.optim.Adam(list(self.prompt.parameters()) + list(self.head.parameters()), lr=p.lr)
         total = max(1, p.epochs + p.outlier_epochs)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: lr_factor(p.lr_factor, e, total))
-        self.history: list[dict[str, float]] = []
         augmenter = None
         if p.augment != "none":
             if p.encoder != "timm":
@@ -175,9 +174,10 @@ class OVOR(Strategy):
                 optimizer.step()
                 running += loss.item() * len(idx)
             schedule.step()
-            self.history.append({"ce": running / len(x)})
-        for _ in range(p.outlier_epochs):
-            self.history.append(self._outlier_epoch(x, targets, start, optimizer))
+            self.log_epoch(experience.step, epoch, running / len(x), ce=running / len(x))
+        for epoch in range(p.epochs, p.epochs + p.outlier_epochs):
+            terms = self._outlier_epoch(x, targets, start, optimizer)
+            self.log_epoch(experience.step, epoch, terms["ce"] + terms["energy"], **terms)
             schedule.step()
 
     def outlier_losses(self, ids: torch.Tensor, targets: torch.Tensor, oods: torch.Tensor, start: int) -> dict[str, torch.Tensor]:

@@ -98,3 +98,15 @@ class Strategy:
 
     def predict(self, inputs: torch.Tensor) -> Prediction:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def log_epoch(self, step: int, epoch: int, train_loss: float, **values: float) -> None:
+        """Record one training epoch: the mean training loss over its batches and any other per-epoch
+        value (``val_accuracy`` on a held-out share of the training data, loss terms).  The runner writes
+        the records to ``metrics.json`` under ``training``; the report draws them."""
+        record = {"step": int(step), "epoch": int(epoch), "train_loss": float(train_loss)}
+        record.update({key: float(value) for key, value in values.items()})
+        self.__dict__.setdefault("_training_log", []).append(record)
+
+    def training_log(self) -> list[dict[str, float]]:
+        """Every epoch recorded by :meth:`log_epoch`, in order (empty for strategies that do not train)."""
+        return list(self.__dict__.get("_training_log", []))

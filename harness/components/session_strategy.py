@@ -25,3 +25,10 @@ class SessionBackboneStrategy(PrototypeDiscovery, Strategy):
         super().__init__(params, context)
         self.backbone = SessionBackbone(params.backbone, context)
         self.store: PrototypeStore | None = None
+
+    def training_log(self) -> list[dict[str, float]]:
+        """The base network's epochs (step 0: training loss, and validation accuracy when a share of
+        the base data is held out), then whatever the strategy logs itself."""
+        trained = self.backbone.trained
+        base = [{"step": 0, **record} for record in trained.history] if trained is not None else []
+        return base + super().training_log()

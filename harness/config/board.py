@@ -38,6 +38,7 @@ from harness.config.safe_yaml import shorten
 from harness.api.errors import ConfigError, UnknownNameError
 from harness.jobs import Entry
 from harness.config.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
+from harness.config.claims import parse_claims
 from harness.config.reference import parse_reference
 from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
 
@@ -67,6 +68,7 @@ class BoardModel(_Strict):
     max_jobs: StrictInt = Field(MAX_COMBINATIONS, ge=1, description="refuse a board (or one grid) of more jobs than this")
     reference: dict[str, Any] | None = Field(None, description="published numbers the board reproduces (see harness.config.reference)")
     compare_to: str = Field("nmc", description="strategy label every other strategy is compared with in comparisons.csv")
+    claims: list[Any] | None = Field(None, description="papers' claims checked on this board (see harness.config.claims)")
 
     @field_validator("name", "device")
     @classmethod
@@ -102,6 +104,7 @@ class BoardConfig:
     executor: Entry | None = None  # None means the in-process 'local' executor
     reference: tuple[dict[str, Any], ...] = ()
     compare_to: str = "nmc"
+    claims: tuple[dict[str, Any], ...] = ()
 
     @property
     def board_dir(self) -> Path:
@@ -304,6 +307,7 @@ def parse_config(
         executor=executor,
         compare_to=board.compare_to,
         reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
+        claims=tuple(parse_claims(board.claims, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
     )
     _check_against_data(config)
     return config

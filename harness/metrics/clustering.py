@@ -138,7 +138,8 @@ class ClusteringQuality(Metric):
 
     Summaries: the last step's values; ``mean_clustering_accuracy`` over the unlabeled steps;
     ``old_forgetting = max_{i<T-1} old_accuracy[i] − old_accuracy[T-1]``; ``new_classes_true`` and
-    ``new_classes_estimated`` summed over the unlabeled steps.
+    ``new_classes_estimated`` summed over the unlabeled steps, and ``new_classes_error``, the sum over
+    those steps of ``|estimated − true|`` (0 when the number is given).
     """
 
     kinds = frozenset({"ncd", "cgcd"})
@@ -154,6 +155,7 @@ class ClusteringQuality(Metric):
         MetricKey("last_new_task_aware_accuracy", "New, task-aware"),
         MetricKey("new_classes_true", "new classes", percent=False, higher_is_better=None, show="csv"),
         MetricKey("new_classes_estimated", "new classes est. / true", percent=False, higher_is_better=None, paired_with="new_classes_true"),
+        MetricKey("new_classes_error", "new classes |est. − true|", percent=False, higher_is_better=False, show="csv"),
     )
     KEYS = (
         "clustering_accuracy",
@@ -273,4 +275,6 @@ class ClusteringQuality(Metric):
             "new_classes_true": sum(s["new_classes_true"] for s in unlabeled) if unlabeled else None,
             "new_classes_estimated": sum(estimated) if unlabeled and None not in estimated else None,
         }
+        known = unlabeled and None not in estimated
+        out["summary"]["new_classes_error"] = sum(abs(e - s["new_classes_true"]) for e, s in zip(estimated, unlabeled)) if known else None
         return out

@@ -3,7 +3,10 @@
 Written into the board folder: ``leaderboard.csv`` (one row per scenario × strategy: status, seeds
 done/failed, mean and sample std over seeds of every declared summary metric; no timings, so the file
 depends on the results alone), ``steps.csv`` (per step: mean and std over seeds of the per-step
-metrics), ``comparisons.csv`` (paired comparisons over seeds, :mod:`harness.report.comparisons`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
+metrics), ``comparisons.csv`` (paired comparisons over seeds, :mod:`harness.report.comparisons`), ``ranks.csv``
+and ``ranks.png`` (average ranks, Friedman, critical difference: :mod:`harness.report.ranks`),
+``training.png`` (per-epoch training curves of the strategies that train), ``claims.csv`` and
+``claims.md`` (the board's ``claims:``, :mod:`harness.report.claims`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
 every declared step curve and of forgetting, and ``leaderboard.html`` (:mod:`harness.report.page`).
 """
 
@@ -15,7 +18,10 @@ import pandas as pd
 
 from harness import jobs
 from harness.io import atomic_write_bytes, atomic_write_text
-from harness.report.comparisons import comparisons
+from harness.report.claims import claim_rows, claims_markdown
+from harness.report.comparisons import comparisons, table_marks
+from harness.report.ranks import rank_blocks, rank_plot, rank_table
+from harness.report.training_curves import training_plot
 from harness.report.markdown import markdown_table
 from harness.report.page import leaderboard_html
 from harness.report.plots import make_plots
@@ -37,7 +43,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -50,23 +56,40 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     # wall time varies from run to run: it goes to the markdown only, so the CSV depends on the results alone
     atomic_write_text(board_dir / "leaderboard.csv", to_csv(table.drop(columns=["wall_time_s_mean"])))
     atomic_write_text(board_dir / "steps.csv", to_csv(steps_table(records)))
-    atomic_write_text(board_dir / "comparisons.csv", to_csv(comparisons(records, manifest.get("compare_to") or "nmc")))
+    compared = comparisons(records, manifest.get("compare_to") or "nmc")
+    atomic_write_text(board_dir / "comparisons.csv", to_csv(compared))
+    ranks = rank_table(records)
+    atomic_write_text(board_dir / "ranks.csv", to_csv(ranks))
     if skips:
         atomic_write_text(board_dir / "skipped.csv", to_csv(pd.DataFrame(list(skips))))
     else:
         (board_dir / "skipped.csv").unlink(missing_ok=True)
-    markdown = markdown_table(table, manifest["board"], skips)
+    marks = table_marks(compared)
+    markdown = markdown_table(table, manifest["board"], skips, marks)
     reproduction = reproduction_rows(board_dir, manifest, table, records) if manifest.get("reference") else []
     if reproduction:
         text = reproduction_markdown(manifest["board"], reproduction)
         atomic_write_text(board_dir / "reproduction.md", text)
         atomic_write_text(board_dir / "reproduction.csv", to_csv(pd.DataFrame(reproduction)))
         markdown += "\n" + text
+    if manifest.get("claims"):
+        claims = claim_rows(manifest["board"], manifest["claims"], records)
+        atomic_write_text(board_dir / "claims.csv", to_csv(claims))
+        atomic_write_text(board_dir / "claims.md", claims_markdown(claims))
+        markdown += "\nClaims checked (claims.csv):\n\n" + claims_markdown(claims)
     atomic_write_text(board_dir / "leaderboard.md", markdown)
     strategies = list(dict.fromkeys(j["strategy"] for j in manifest["jobs"]))
     plots = make_plots(strategies, records, table)
+    for stem, title, png in (
+        ("ranks", "Average ranks and critical difference", rank_plot(ranks, rank_blocks(records)[3])),
+        ("training", "Training curves", training_plot(records)),
+    ):
+        if png is None:
+            (board_dir / f"{stem}.png").unlink(missing_ok=True)
+        else:
+            plots[stem] = (title, png)
     for stem, (_, png) in plots.items():
         atomic_write_bytes(board_dir / f"{stem}.png", png)
     extra = reproduction_html(reproduction) if reproduction else ""
-    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips, extra))
+    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips, extra, marks))
     return table, markdown

@@ -102,3 +102,16 @@ def tied_with_best(table: pd.DataFrame) -> set[tuple[str, str, str]]:
     """``(scenario, metric, strategy)`` of the entries not distinguishable from the best."""
     rows = table[(table["role"] == "best") & (table["verdict"] == "indistinguishable")] if len(table) else table
     return {(r["scenario"], r["metric"], r["strategy"]) for r in rows.to_dict("records")}
+
+
+def table_marks(table: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """``{(scenario, metric, strategy): "best" | "tied"}``: the best mean of each scenario and metric,
+    and the entries the paired tests cannot tell from it (Holm-corrected ``p ≥ 0.05``)."""
+    marks: dict[tuple[str, str, str], str] = {}
+    if not len(table):
+        return marks
+    for r in table[table["role"] == "best"].to_dict("records"):
+        marks[(r["scenario"], r["metric"], r["against"])] = "best"
+    for key in tied_with_best(table):
+        marks[key] = "tied"
+    return marks

@@ -10,12 +10,23 @@ import pandas as pd
 from harness.report.columns import format_cell, seeds_cell, shown_keys, table_notes
 
 
-def markdown_table(table: pd.DataFrame, board: str, skips: tuple[dict[str, str], ...] = ()) -> str:
+MARKS = {"best": "**{}**", "tied": "{} ≈"}
+MARKS_NOTE = (
+    " **bold**: the best mean of a scenario; ≈: not distinguishable from it (paired tests over the seeds,"
+    " Holm-corrected over the board, p ≥ 0.05; see comparisons.csv)."
+)
+
+
+def markdown_table(
+    table: pd.DataFrame, board: str, skips: tuple[dict[str, str], ...] = (), marks: dict[tuple[str, str, str], str] | None = None
+) -> str:
     """Accuracies in percent, mean ± std over seeds, wall time per job; then the skipped pairs.
 
     The metric columns are those the declarations show for the rows' scenario kinds (clustering
     columns for open-world rows, accuracy columns for the others); a status column appears when
-    some pair is not complete."""
+    some pair is not complete.  ``marks`` (:func:`harness.report.comparisons.table_marks`) bolds the
+    best entry of each scenario and metric and marks the entries tied with it."""
+    marks = marks or {}
     records = table.to_dict("records")
     keys = shown_keys(records, "table")
     show_status = any(r.get("status", "complete") != "complete" for r in records)
@@ -23,11 +34,13 @@ def markdown_table(table: pd.DataFrame, board: str, skips: tuple[dict[str, str],
     lines = [f"### {board}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in records:
         cells: list[Any] = [row["scenario"], row["strategy"], *([row["status"]] if show_status else []), seeds_cell(row)]
-        cells += [format_cell(row, key) for key in keys]
+        for key in keys:
+            mark = marks.get((row["scenario"], key.name, row["strategy"]))
+            cells.append(MARKS[mark].format(format_cell(row, key)) if mark else format_cell(row, key))
         wall = row["wall_time_s_mean"]
         cells.append("–" if wall is None or math.isnan(wall) else f"{wall:.1f}")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += ["", "Accuracies in %, mean ± sample std over seeds;" + table_notes(keys)]
+    lines += ["", "Accuracies in %, mean ± sample std over seeds;" + table_notes(keys) + (MARKS_NOTE if marks else "")]
     if skips:
         lines += ["", "Skipped (not run):", ""] + [f"- {s['scenario']} × {s['strategy']}: {s['reason']}" for s in skips]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,8 @@ th { cursor: pointer; background: #f4f4f4; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
 td.text, th.text { text-align: left; }
+td.best { font-weight: bold; background: #e8f4e8; }
+td.tied { background: #f2f8f2; }
 tr.failed td { background: #fde8e8; }
 tr.partial td, tr.pending td { color: #888; }
 figure { display: inline-block; margin: 1em 1em 0 0; }
@@ -85,18 +87,26 @@ def _th(column: str, title: str, better: bool | None = None) -> str:
     return f'<th data-column="{column}" class="{css}"{hint}>{html.escape(title)}</th>'
 
 
-def _td(text: str, value: str, column: str) -> str:
-    css = ' class="text"' if column in TEXT_COLUMNS else ""
-    return f'<td{css} data-value="{html.escape(value)}">{html.escape(text)}</td>'
+def _td(text: str, value: str, column: str, mark: str | None = None) -> str:
+    css = ' class="text"' if column in TEXT_COLUMNS else f' class="{mark}"' if mark else ""
+    shown = html.escape(text) + (" ≈" if mark == "tied" else "")
+    return f'<td{css} data-value="{html.escape(value)}">{shown}</td>'
 
 
 def leaderboard_html(
-    board: str, table: pd.DataFrame, plots: dict[str, tuple[str, bytes]], skips: tuple[dict[str, str], ...] = (), extra: str = ""
+    board: str,
+    table: pd.DataFrame,
+    plots: dict[str, tuple[str, bytes]],
+    skips: tuple[dict[str, str], ...] = (),
+    extra: str = "",
+    marks: dict[tuple[str, str, str], str] | None = None,
 ) -> str:
     """The page: the sortable table (mean ± std over seeds), the skipped pairs, then the plots.
 
-    Its metric columns are the markdown table's plus the keys declared for the page alone."""
+    Its metric columns are the markdown table's plus the keys declared for the page alone; the best
+    entry of a scenario is bold and the entries tied with it are marked, as in the markdown."""
     esc = html.escape
+    marks = marks or {}
     records = table.to_dict("records")
     keys = shown_keys(records, "page")
     head = "".join(
@@ -108,7 +118,7 @@ def leaderboard_html(
     for row in records:
         cells = [_td(str(row[c]), str(row[c]), c) for c in TEXT_COLUMNS]
         cells.append(_td(seeds_cell(row), str(row["seeds_done"]), "seeds"))
-        cells += [_td(*_metric_cell(row, k), k.name) for k in keys]
+        cells += [_td(*_metric_cell(row, k), k.name, marks.get((row["scenario"], k.name, row["strategy"]))) for k in keys]
         wall = row.get("wall_time_s_mean")
         cells.append(_td(f"{wall:.1f}", repr(float(wall)), "time") if present(wall) else _td("–", "", "time"))
         body.append(f'<tr class="{esc(row["status"])}">{"".join(cells)}</tr>')
@@ -118,7 +128,9 @@ def leaderboard_html(
         f"<title>{esc(board)} leaderboard</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{esc(board)}</h1>",
-        '<p class="note">Mean ± sample std over seeds; accuracies in %. Click a column header to sort.</p>',
+        '<p class="note">Mean ± sample std over seeds; accuracies in %. Click a column header to sort.'
+        + (" <b>Bold</b>: the best mean of a scenario; ≈: not distinguishable from it (paired tests over the seeds,"
+           " Holm-corrected, p ≥ 0.05; comparisons.csv)." if marks else "") + "</p>",
         f'<table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>',
     ]
     if extra:  # further sections of the page, already HTML (the reproduction table)

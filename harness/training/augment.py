@@ -9,6 +9,8 @@ keeps the rest of the run's random state untouched).
 Presets (the reference each follows):
 
 - ``cifar``: random crop with 4-pixel zero padding + horizontal flip (TEEN, FeTrIL, PyCIL);
+- ``crop``: the same random crop without the flip (digits and letters, whose mirror image is another
+  glyph or none);
 - ``imagenet``: random-resized crop to the input size + horizontal flip (TEEN on miniImageNet / CUB);
 - ``autoaugment_cutout``: crop + flip + brightness jitter 63/255 + AutoAugment's CIFAR-10 policy +
   Cutout of one 16-pixel square (PyCIL's ``iCIFAR100_AA``; Cutout is written here: torchvision has no
@@ -27,8 +29,8 @@ from typing import Callable, Literal
 
 import torch
 
-Preset = Literal["none", "cifar", "imagenet", "autoaugment_cutout", "augmix", "napa_vq"]
-PRESETS: tuple[str, ...] = ("none", "cifar", "imagenet", "autoaugment_cutout", "augmix", "napa_vq")
+Preset = Literal["none", "cifar", "crop", "imagenet", "autoaugment_cutout", "augmix", "napa_vq"]
+PRESETS: tuple[str, ...] = ("none", "cifar", "crop", "imagenet", "autoaugment_cutout", "augmix", "napa_vq")
 
 
 class Cutout(torch.nn.Module):
@@ -64,6 +66,7 @@ def preset_transform(preset: str, image_shape: tuple[int, ...]) -> Callable[[tor
     crop_flip = [v2.RandomCrop(size, padding=4), v2.RandomHorizontalFlip()]
     pipelines = {
         "cifar": crop_flip,
+        "crop": crop_flip[:1],
         "imagenet": [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()],
         "autoaugment_cutout": [*crop_flip, v2.ColorJitter(brightness=63 / 255), *_as_uint8(v2, v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)), Cutout(16)],
         "augmix": [*crop_flip, *_as_uint8(v2, v2.AugMix())],
