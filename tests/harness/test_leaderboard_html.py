@@ -126,7 +126,7 @@ def test_page_renders_sorts_and_is_screenshot(tmp_path, browser):
     initial = _order(browser, column)
     assert len(initial) == 8 and all(value for _, value in initial)  # every row rendered with a number
     assert browser.js("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-    assert browser.js("document.images.length") == 3  # accuracy, AUROC, forgetting
+    assert browser.js("document.images.length") == 4  # accuracy, AUROC, forgetting, ranks (nothing trained: no training curves)
 
     _click(browser, "th[data-column=last_accuracy]")
     ascending = _order(browser, column)
