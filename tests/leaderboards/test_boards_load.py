@@ -1,0 +1,24 @@
+"""Every board shipped under leaderboards/ (the paper boards, whose data is not here, are run on
+stand-ins in test_paper_boards.py) is a valid config (fields, labels, claims) and starts with
+the comment block that ``owlbench publish`` prints as its protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_config
+from harness.report.publish import protocol_text
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = sorted(p for p in (ROOT / "leaderboards").rglob("*.yaml") if "papers" not in p.parts)
+
+
+@pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.relative_to(ROOT / "leaderboards").as_posix())
+def test_board_loads_and_states_its_protocol(path):
+    config = load_config(path)
+    assert config.name and config.seeds
+    assert len(protocol_text(path)) > 40
+    for claim in config.claims:  # at least 5 paired seeds behind every claim
+        assert len(config.seeds) >= 5, claim["claim"]
