@@ -58,10 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("document", nargs="?", default="README.md", help="markdown file with '<!-- results: BOARD.yaml -->' markers (default: README.md)")
     publish.add_argument("--claims", metavar="FILE", help="also write the claims of the marked boards into FILE (e.g. docs/claims.md)")
     publish.add_argument("--output", help="results folder (overrides the boards' 'output')")
+    publish.add_argument("--keep-missing", action="store_true", help="leave the sections of boards that have not run as they are (default: error)")
     return parser
 
 
-def cmd_publish(document: str, claims: str | None, output: str | None) -> int:
+def cmd_publish(document: str, claims: str | None, output: str | None, keep_missing: bool = False) -> int:
     from harness.config import load_config
     from harness.io import atomic_write_text
     from harness.report.publish import claims_document, marked_boards, publish_document
@@ -72,7 +73,10 @@ def cmd_publish(document: str, claims: str | None, output: str | None) -> int:
         boards = marked_boards(text, path.parent, lambda board: load_config(board, output=output).board_dir)
         if not boards:
             raise ConfigError("", "no '<!-- results: BOARD.yaml -->' ... '<!-- /results -->' markers; add one per board to publish")
-        new_text = publish_document(text, boards)
+        new_text = publish_document(text, boards, keep_missing)
+        missing = [b for b in boards if not b.has_run()]
+        if missing and not keep_missing:
+            raise ConfigError(str(missing[0].board_dir), f"no results yet; run 'owlbench run {missing[0].config_path}' first, or pass --keep-missing")
         claims_text = claims_document(boards) if claims else None
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: {document}: cannot read it ({exc.__class__.__name__}); give a markdown file", file=sys.stderr)
@@ -81,7 +85,7 @@ def cmd_publish(document: str, claims: str | None, output: str | None) -> int:
         print(f"error: {document}: {exc}", file=sys.stderr)
         return 2
     atomic_write_text(path, new_text)
-    print(f"{document}: {len(boards)} result sections written")
+    print(f"{document}: {len(boards) - len(missing)} result sections written" + (f", {len(missing)} kept (not run yet)" if missing else ""))
     if claims_text is not None:
         atomic_write_text(Path(claims), claims_text)
         print(f"{claims}: claims of {sum(1 for line in claims_text.splitlines() if line.startswith('- `'))} boards written")
@@ -313,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cache":
             return cmd_cache(args.action, args.dir)
         if args.command == "publish":
-            return cmd_publish(args.document, args.claims, args.output)
+            return cmd_publish(args.document, args.claims, args.output, args.keep_missing)
         if args.command == "run":
             return cmd_run(
                 args.config, args.output, args.rerun, args.quiet, args.executor, args.workers, args.only, args.exclude,

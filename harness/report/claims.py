@@ -81,6 +81,10 @@ def _num(value: Any, digits: int = 1) -> str:
     return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _p(value: Any) -> str:
+    return "< 0.001" if isinstance(value, (int, float)) and 0 <= value < 0.001 else _num(value, 3)
+
+
 def claims_markdown(table: pd.DataFrame) -> str:
     """The claims as a markdown table: claim, source, setting, effect with its interval, verdict."""
     lines = [
@@ -94,6 +98,6 @@ def claims_markdown(table: pd.DataFrame) -> str:
             + (f", margin {r['margin']:g}" if r["expect"] == "not_worse" else "")
         )
         effect = f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
-        p = f"{_num(r['p_t'], 3)} / {_num(r['p_wilcoxon'], 3)}"
+        p = f"{_p(r['p_t'])} / {_p(r['p_wilcoxon'])}"
         lines.append(f"| {r['claim']} | {r['source']} | {setting} | {effect} | {p} | {r['verdict']} |")
     return "\n".join(lines) + "\n"

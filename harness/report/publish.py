@@ -48,6 +48,9 @@ class BoardResults:
                 str(self.board_dir), f"no readable board.json ({exc.__class__.__name__}); run 'owlbench run {self.config_path}' first"
             ) from None
 
+    def has_run(self) -> bool:
+        return (self.board_dir / jobs.MANIFEST).is_file() and (self.board_dir / "leaderboard.md").is_file()
+
     def text(self, name: str) -> str:
         path = self.board_dir / name
         try:
@@ -135,13 +138,17 @@ def marked_boards(document: str, root: Path, board_dir_of: Callable[[Path], Path
     return [_board(m["config"], root, board_dir_of) for m in MARKER.finditer(document)]
 
 
-def publish_document(document: str, boards: list[BoardResults]) -> str:
+def publish_document(document: str, boards: list[BoardResults], keep_missing: bool = False) -> str:
     """``document`` with every marked section rewritten from its board's result folder (``boards``:
-    :func:`marked_boards` of the same document)."""
+    :func:`marked_boards` of the same document); with ``keep_missing``, the sections of boards that
+    have not run are left as they are instead of raising."""
     boards = iter(boards)
 
     def replace(match: re.Match) -> str:
-        return f"<!-- results: {match['config']} -->\n{board_section(next(boards))}<!-- /results -->"
+        results = next(boards)
+        if keep_missing and not results.has_run():
+            return match[0]
+        return f"<!-- results: {match['config']} -->\n{board_section(results)}<!-- /results -->"
 
     return MARKER.sub(replace, document)
 
@@ -150,7 +157,7 @@ def claims_document(boards: list[BoardResults]) -> str:
     """``docs/claims.md``: every claim of the boards, one table, and the command of each board."""
     frames, commands = [], []
     for results in boards:
-        if not results.manifest().get("claims"):
+        if not results.has_run() or not results.manifest().get("claims"):
             continue
         frames.append(pd.read_csv(results.board_dir / "claims.csv", keep_default_na=False, na_values=[""]))
         commands.append(f"- `{results.board_dir.name}`: `owlbench run {results.config_path}`")

@@ -108,3 +108,16 @@ def test_publish_before_the_board_ran_says_which_command_to_run(tmp_path, capsys
     doc.write_text("<!-- results: b.yaml -->\n<!-- /results -->\n")
     assert main(["publish", str(doc)]) == 2
     assert "owlbench run b.yaml" in capsys.readouterr().err
+
+
+def test_keep_missing_leaves_unrun_sections_and_writes_the_others(project, capsys):
+    (project / "boards" / "later.yaml").write_text("# Not run yet.\n" + yaml.safe_dump({**BOARD, "name": "later"}))
+    doc = project / "TWO.md"
+    pending = "<!-- results: boards/later.yaml -->\npending\n<!-- /results -->\n"
+    doc.write_text("<!-- results: boards/pub.yaml -->\n<!-- /results -->\n" + pending)
+    assert main(["publish", str(doc)]) == 2
+    assert "owlbench run boards/later.yaml" in capsys.readouterr().err
+    assert main(["publish", str(doc), "--keep-missing", "--claims", str(project / "c.md")]) == 0
+    text = doc.read_text()
+    assert text.endswith(pending) and "4 of 4 jobs done" in text
+    assert "1 kept (not run yet)" in capsys.readouterr().out
