@@ -157,7 +157,10 @@ def claims_document(boards: list[BoardResults]) -> str:
     """``docs/claims.md``: every claim of the boards, one table, and the command of each board."""
     frames, commands = [], []
     for results in boards:
-        if not results.has_run() or not results.manifest().get("claims"):
+        if not results.has_run():
+            commands.append(f"- `{results.board_dir.name}`: not run yet (`owlbench run {results.config_path}`); its claims, if any, are not in the table")
+            continue
+        if not results.manifest().get("claims"):
             continue
         frames.append(pd.read_csv(results.board_dir / "claims.csv", keep_default_na=False, na_values=[""]))
         commands.append(f"- `{results.board_dir.name}`: `owlbench run {results.config_path}`")

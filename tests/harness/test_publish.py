@@ -120,4 +120,5 @@ def test_keep_missing_leaves_unrun_sections_and_writes_the_others(project, capsy
     assert main(["publish", str(doc), "--keep-missing", "--claims", str(project / "c.md")]) == 0
     text = doc.read_text()
     assert text.endswith(pending) and "4 of 4 jobs done" in text
+    assert "- `later`: not run yet (`owlbench run boards/later.yaml`)" in (project / "c.md").read_text()
     assert "1 kept (not run yet)" in capsys.readouterr().out
