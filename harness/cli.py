@@ -88,7 +88,7 @@ def cmd_publish(document: str, claims: str | None, output: str | None, keep_miss
     print(f"{document}: {len(boards) - len(missing)} result sections written" + (f", {len(missing)} kept (not run yet)" if missing else ""))
     if claims_text is not None:
         atomic_write_text(Path(claims), claims_text)
-        print(f"{claims}: claims of {sum(1 for line in claims_text.splitlines() if line.startswith('- `'))} boards written")
+        print(f"{claims}: written from {sum(b.has_run() for b in boards)} result folders")
     return 0
 
 
