@@ -1,5 +1,5 @@
 """Every board shipped under leaderboards/ (the paper boards, whose data is not here, are run on
-stand-ins in test_paper_boards.py) is a valid config (fields, labels, claims) and starts with
+stand-ins in test_paper_boards.py) is a valid config (skipped when its data source is not installed) (fields, labels, claims) and starts with
 the comment block that ``owlbench publish`` prints as its protocol."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.errors import ConfigError
 from harness.config import load_config
 from harness.report.publish import protocol_text
 
@@ -17,7 +18,12 @@ BOARDS = sorted(p for p in (ROOT / "leaderboards").rglob("*.yaml") if "papers" n
 
 @pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.relative_to(ROOT / "leaderboards").as_posix())
 def test_board_loads_and_states_its_protocol(path):
-    config = load_config(path)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:  # an optional data source or package this install lacks (the CI installs them all)
+        if exc.path in ("dataset", "backbone") and ("needs" in exc.message or "not found" in exc.message):
+            pytest.skip(str(exc))
+        raise
     assert config.name and config.seeds
     assert len(protocol_text(path)) > 40
     for claim in config.claims:  # at least 5 paired seeds behind every claim
