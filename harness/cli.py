@@ -73,10 +73,10 @@ def cmd_publish(document: str, claims: str | None, output: str | None, keep_miss
         boards = marked_boards(text, path.parent, lambda board: load_config(board, output=output).board_dir)
         if not boards:
             raise ConfigError("", "no '<!-- results: BOARD.yaml -->' ... '<!-- /results -->' markers; add one per board to publish")
-        new_text = publish_document(text, boards, keep_missing)
         missing = [b for b in boards if not b.has_run()]
         if missing and not keep_missing:
             raise ConfigError(str(missing[0].board_dir), f"no results yet; run 'owlbench run {missing[0].config_path}' first, or pass --keep-missing")
+        new_text = publish_document(text, boards, keep_missing)
         claims_text = claims_document(boards) if claims else None
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: {document}: cannot read it ({exc.__class__.__name__}); give a markdown file", file=sys.stderr)

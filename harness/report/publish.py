@@ -28,7 +28,7 @@ from harness import jobs
 from harness.api.errors import ConfigError
 from harness.report.claims import claims_markdown
 
-MARKER = re.compile(r"<!-- results: (?P<config>[^ >]+) -->\n(?P<body>.*?)<!-- /results -->", re.DOTALL)
+MARKER = re.compile(r"<!-- results: (?P<config>[^ >]+) -->\n.*?<!-- /results -->", re.DOTALL)
 FIGURES = ("training.png", "ranks.png", "forgetting.png")
 
 
