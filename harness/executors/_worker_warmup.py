@@ -33,7 +33,15 @@ def die_with_parent() -> None:
         pass
 
 
+def leave_interrupts_to_the_driver() -> None:
+    """Ignore Ctrl-C here: a terminal sends SIGINT to the whole process group, and only the process
+    that started the run handles it (it ends the workers and prints one line).  A worker that raised
+    KeyboardInterrupt itself would print a traceback, in its initializer or in a job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 die_with_parent()  # the fork server imports this module: it ends with the run
+leave_interrupts_to_the_driver()  # and its workers fork with Ctrl-C ignored from their first instruction
 
 
 def warm_worker(threads: int) -> None:

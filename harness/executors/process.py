@@ -40,8 +40,9 @@ class ProcessParams(Params):
 
 
 def _init_worker(threads: int) -> None:
-    from harness.executors._worker_warmup import die_with_parent, warm_worker  # imported already in fork-server workers
+    from harness.executors._worker_warmup import die_with_parent, leave_interrupts_to_the_driver, warm_worker
 
+    leave_interrupts_to_the_driver()  # fork-server workers start so already; 'spawn' and 'fork' ones from here
     die_with_parent()
     warm_worker(threads)
 
@@ -76,6 +77,19 @@ def _died_abruptly(pool: ProcessPoolExecutor, pids: list) -> dict[int, str]:
         if code is not None and code != -signal.SIGTERM:
             out[pid] = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     return out
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers, so that shutting it down does not wait for the jobs they run
+    (workers ignore Ctrl-C).  Uses the pool's own method where the standard library has it (3.14),
+    else its process table."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 @EXECUTORS.register("process")
@@ -151,5 +165,8 @@ class ProcessExecutor(Executor):
                         return [j for j in left if j not in culprits], []
                     return [j for j in left if j not in running], running
             return None
+        except BaseException:  # Ctrl-C, or the consumer stopped early: the running jobs are abandoned
+            _end_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
