@@ -57,7 +57,9 @@ def stage_sizes(params: CGCDParams, total: int) -> tuple[int, int]:
 
 @SCENARIOS.register("cgcd")
 class ContinualGCD(Scenario):
-    """Stage 0: ``labeled_fraction`` of each old class's training samples, labeled.  Stages 1..T:
+    """Continual generalized category discovery: a labeled stage, then unlabeled stages of old and new classes.
+
+    Stage 0: ``labeled_fraction`` of each old class's training samples, labeled.  Stages 1..T:
     unlabeled mixes of ``new_fraction`` of each new class, ``old_fraction`` of each old class (from
     its samples not labeled at stage 0) and ``seen_fraction`` of each class discovered earlier, all
     drawn by the seed.  Evaluation after every stage on the test samples of all classes seen so far.

@@ -28,7 +28,9 @@ def split_sizes(params: NCDParams, total: int) -> tuple[int, int]:
 
 @SCENARIOS.register("ncd")
 class NovelClassDiscovery(Scenario):
-    """Step 0: every training sample of ``known_classes`` classes, labeled.  Step 1: every training
+    """Novel class discovery: the labeled known classes, then one unlabeled set of novel classes.
+
+    Step 0: every training sample of ``known_classes`` classes, labeled.  Step 1: every training
     sample of ``novel_classes`` other classes, unlabeled; the strategy is told how many novel classes
     there are unless ``estimate_num_novel``.  Evaluation after each step on the test samples of the
     classes seen so far; classes of neither step are open-set classes throughout.

@@ -85,7 +85,9 @@ def official_splits(params: FashionMNISTParams) -> tuple[list[tuple[torch.Tensor
 
 @DATASETS.register("fashion-mnist")
 class FashionMNIST(DatasetSource):
-    """Images scaled to [0, 1] as ``1×28×28`` tensors; the official 60k/10k train/test split."""
+    """Fashion-MNIST: 70,000 grey 28×28 images of clothing, 10 classes.
+
+    Images scaled to [0, 1] as ``1×28×28`` tensors; the official 60k/10k train/test split."""
 
     Params = FashionMNISTParams
 

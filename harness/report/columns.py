@@ -72,3 +72,36 @@ def format_cell(row: dict[str, Any], key: MetricKey) -> str:
 def seeds_cell(row: dict[str, Any]) -> str:
     text = f"{row['seeds_done']}/{row['seeds_total']}"
     return text + (f" ({row['seeds_failed']} failed)" if row.get("seeds_failed") else "")
+
+
+def table_keys(records: list[dict[str, Any]]) -> list[MetricKey]:
+    """The metric columns of a table of these rows, the same in ``leaderboard.md``, the page and the
+    printed table (which may leave some out to fit the terminal); the CSV has every key."""
+    return shown_keys(records, "page")
+
+
+def family_groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows split into families of scenario kinds that share their columns (class-incremental and
+    few-shot apart from the open-world kinds), each family's rows in table order, the families in the
+    order of their first row.  Two kinds share a family when the kind-specific keys of one include
+    those of the other, so a kind a plugin registers joins the family whose metrics it reports."""
+    kind_keys: dict[Any, frozenset[str]] = {}
+    for record in records:
+        kind = record.get("kind")
+        if kind not in kind_keys:
+            kind_keys[kind] = frozenset(k.name for k, m in summary_keys() if m is not None and kind in m)
+    family: dict[Any, int] = {}
+    members: list[set[frozenset[str]]] = []
+    for kind, names in kind_keys.items():
+        for index, group in enumerate(members):
+            if any(names <= other or other <= names for other in group):
+                group.add(names)
+                family[kind] = index
+                break
+        else:
+            family[kind] = len(members)
+            members.append({names})
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(family[record.get("kind")], []).append(record)
+    return list(groups.values())

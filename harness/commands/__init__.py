@@ -1,0 +1,1 @@
+"""The commands of ``owlbench``, one module each; :mod:`harness.cli` parses the line and dispatches."""

@@ -1,0 +1,34 @@
+"""``owlbench report BOARD``: rebuild a board's tables, figures and page from its job folders.
+
+Nothing runs: the report is made from ``board.json`` and the finished job folders alone, exactly
+as at the end of a run (so the same folders give byte-identical tables).  Useful after copying job
+folders from another machine, after an interrupted run, or after upgrading owlbench.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from harness.api.errors import ConfigError
+
+
+def cmd_report(config_path: str, output: str | None = None, quiet: bool = False) -> int:
+    from harness.config import load_config
+    from harness.jobs import MANIFEST
+    from harness.report import write_report
+    from harness.report.terminal import terminal_table
+
+    try:
+        config = load_config(config_path, output=output)
+    except ConfigError as exc:
+        print(f"error: {config_path}: {exc}", file=sys.stderr)
+        return 2
+    board_dir = config.board_dir
+    if not (board_dir / MANIFEST).is_file():
+        print(f"error: {config_path}: output: {board_dir} holds no {MANIFEST}; run 'owlbench run {config_path}' first", file=sys.stderr)
+        return 2
+    table, _ = write_report(board_dir)
+    if not quiet:
+        print(terminal_table(table, config.name))
+    print(f"wrote the report of {len(table)} rows into {board_dir}")
+    return 0
