@@ -43,7 +43,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -66,6 +66,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     else:
         (board_dir / "skipped.csv").unlink(missing_ok=True)
     marks = table_marks(compared)
+    table.attrs["marks"] = marks  # for the printed table (harness.report.terminal)
     markdown = markdown_table(table, manifest["board"], skips, marks)
     reproduction = reproduction_rows(board_dir, manifest, table, records) if manifest.get("reference") else []
     if reproduction:
@@ -92,5 +93,9 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     for stem, (_, png) in plots.items():
         atomic_write_bytes(board_dir / f"{stem}.png", png)
     extra = reproduction_html(reproduction) if reproduction else ""
-    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips, extra, marks))
+    links: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for job in manifest["jobs"]:
+        if jobs.is_done(board_dir, job["id"]) or jobs.is_failed(board_dir, job["id"]):
+            links.setdefault((job["scenario"], job["strategy"]), []).append((job["seed"], job["id"]))
+    atomic_write_text(board_dir / "leaderboard.html", leaderboard_html(manifest["board"], table, plots, skips, extra, marks, links))
     return table, markdown

@@ -1,4 +1,5 @@
-"""leaderboard.html in headless Chromium: the table renders, a header click sorts it, a screenshot is saved.
+"""leaderboard.html in headless Chromium at 1,400 × 900: the tables render, a header click sorts them, the
+document does not overflow the window sideways, each row links to its job folders, a screenshot is saved.
 
 Chromium is driven through the DevTools protocol (``--remote-debugging-port``) with the
 ``websocket-client`` package; the test skips, naming what is missing, without either.
@@ -25,7 +26,10 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 BOARD = {
     "name": "page",
     "dataset": "digits",
-    "scenarios": [{"kind": "cil", "base_classes": 4, "increment": 3}, {"kind": "fscil", "base_classes": 4, "ways": 3, "shots": 2}],
+    "scenarios": [
+        {"kind": "cil", "base_classes": 4, "increment": 3}, {"kind": "fscil", "base_classes": 4, "ways": 3, "shots": 2},
+        {"kind": "ncd", "known_classes": 5},
+    ],
     "strategies": [{"name": "nmc", "grid": {"metric": ["euclidean", "cosine"], "normalize_features": [False, True]}}],
     "seeds": [0],
     "device": "cpu",
@@ -68,7 +72,7 @@ def browser(tmp_path):
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0",
         "--remote-allow-origins=*",  # websocket-client sends an Origin header, which Chromium refuses without this
-        "--window-size=1500,1100", "about:blank",
+        "--window-size=1400,900", "about:blank",
     ]
     process = subprocess.Popen([CHROMIUM, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -113,20 +117,31 @@ def test_page_renders_sorts_and_is_screenshot(tmp_path, browser):
     assert main(["run", str(config), "--output", str(tmp_path / "results"), "--quiet"]) == 0
     board = tmp_path / "results" / "page"
     page = board / "leaderboard.html"
-    # nothing fetched from a network: every image is a data URI, no other URL anywhere
+    # nothing fetched from a network: every image is a data URI, every link a job folder beside the page
     html = page.read_text()
-    assert all(url.startswith("data:image/png;base64,") for url in re.findall(r'(?:src|href)="([^"]*)"', html))
+    urls = re.findall(r'(?:src|href)="([^"]*)"', html)
+    links = [u for u in urls if not u.startswith("data:image/png;base64,")]
+    assert links and all(re.fullmatch(r"[0-9a-f]{12}/", u) and (board / u / "done").is_file() for u in links), links
+    assert len(links) == len(list(board.glob("*/done")))  # one link per job
     assert "http" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
 
+    browser("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
     browser("Page.enable")
     browser("Page.navigate", url=page.as_uri())
     browser.wait_event("Page.loadEventFired")
+    assert browser.js("window.innerWidth") == 1400
+    assert browser.js("document.documentElement.scrollWidth") <= 1400  # no sideways scrolling of the page
+    assert browser.js("document.querySelectorAll('table.leaderboard').length") == 2  # closed-world and open-world families
+    assert browser.js("getComputedStyle(document.querySelector('#leaderboard th')).position") == "sticky"
+    captions = browser.js("Array.from(document.querySelectorAll('figcaption')).map(c => c.textContent)")
+    assert len(captions) == browser.js("document.images.length") and all(captions)
     headers = browser.js("Array.from(document.querySelectorAll('#leaderboard thead th')).map(h => h.dataset.column)")
     column = headers.index("last_accuracy")
     initial = _order(browser, column)
     assert len(initial) == 8 and all(value for _, value in initial)  # every row rendered with a number
     assert browser.js("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-    assert browser.js("document.images.length") == 4  # accuracy, AUROC, forgetting, ranks (nothing trained: no training curves)
+    # accuracy, AUROC, clustering, forgetting, accuracy matrices, ranks (nothing trained: no training curves)
+    assert browser.js("document.images.length") == 6
 
     _click(browser, "th[data-column=last_accuracy]")
     ascending = _order(browser, column)

@@ -23,4 +23,16 @@ def test_open_world_only_board_has_no_accuracy_columns():
 def test_closed_world_board_keeps_its_columns():
     table = pd.DataFrame([_row("cil", last_accuracy=(0.9, None))])
     header = markdown_table(table, "b").splitlines()[2]
-    assert header == "| scenario | strategy | seeds | last acc | avg inc acc | forgetting | last HM (base/novel) | AUROC | time/job (s) |"
+    assert header == (
+        "| scenario | strategy | seeds | last acc | avg inc acc | forgetting | BWT | last HM (base/novel) | AUROC | FPR@95 | AUPR-In"
+        " | time/job (s) |"
+    )
+
+
+def test_closed_and_open_world_rows_get_a_table_each():
+    table = pd.DataFrame([_row("cil", last_accuracy=(0.9, None)), _row("ncd", last_clustering_accuracy=(0.5, 0.01)), _row("fscil")])
+    text = markdown_table(table, "b")
+    headers = [line for line in text.splitlines() if line.startswith("| scenario")]
+    assert len(headers) == 2 and "last acc" in headers[0] and "clust acc All" not in headers[0] and "clust acc All" in headers[1]
+    rows = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| ") and not line.startswith("| scenario")]
+    assert rows == ["| cil", "| fscil", "| ncd"]  # fscil joins cil's table (the same columns)
