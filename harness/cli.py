@@ -4,6 +4,7 @@
     owlbench CONFIG            the same
     owlbench plan [CONFIG]     the jobs a run would start (done, would run, skipped), running nothing
     owlbench report [CONFIG]   rebuild the tables, figures and page from the board's job folders
+    owlbench rescore [CONFIG]  compute every metric again from the jobs' archived predictions
     owlbench list [KIND]       what is registered, by kind (also: owlbench --list)
     owlbench cache list|clear  what the feature cache holds; empty it
     owlbench publish [DOC]     rewrite DOC's marked result sections (default README.md) from result folders
@@ -24,7 +25,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
-COMMANDS = ("run", "plan", "report", "list", "cache", "publish")
+COMMANDS = ("run", "plan", "report", "rescore", "list", "cache", "publish")
 KINDS = ("datasets", "scenarios", "strategies", "backbones", "executors", "metrics")
 
 
@@ -100,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild a board's tables, figures and page from its job folders")
     _board_arguments(report, "whose results to report")
     report.add_argument("--quiet", action="store_true", help="do not print the table")
+    rescore = sub.add_parser("rescore", help="compute every metric again from the jobs' archived predictions (no strategy runs)")
+    _board_arguments(rescore, "whose jobs to rescore")
+    rescore.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     listing = sub.add_parser("list", help="print what is registered, by kind")
     listing.add_argument("kind", nargs="?", choices=KINDS, help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
@@ -159,6 +163,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.commands.report import cmd_report
 
         return cmd_report(args.config, args.output, args.quiet)
+    if args.command == "rescore":
+        from harness.commands.rescore import cmd_rescore
+
+        return cmd_rescore(args.config, args.output, args.quiet)
     from harness.commands.run import cmd_run
 
     if args.command == "run":

@@ -6,7 +6,7 @@ A board's folder ``<output>/<board>/`` holds:
   kind, strategy label, seed) in YAML order and the pairs skipped with their reasons. The report is
   built from this file and the job folders alone;
 - ``<job-id>/``: one folder per job, published whole from a staging folder ``.<job-id>.*``:
-  ``config.json``, ``metrics.json``, ``steps.csv`` and the ``done`` marker for a finished job, or
+  ``config.json``, ``metrics.json``, ``steps.csv``, ``predictions.npz`` (:mod:`harness.predictions`) and the ``done`` marker for a finished job, or
   ``failed.json`` alone for a failed one.
 
 The job id is a short hash of the job's fully resolved config.
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api.params import Params
-from harness.io import atomic_write_json, atomic_write_text, dumps_json, finite_json, make_temp_dir, publish_dir, set_aside
+from harness.io import atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json, finite_json, make_temp_dir, publish_dir, set_aside
 
 DONE_MARKER = "done"
 FAILED_FILE = "failed.json"
@@ -57,6 +57,7 @@ class Job:
     seed: int
     device: str
     backbone: Entry | None = None
+    archive_top_k: int = 5  # how much of each prediction predictions.npz keeps (0: none); not part of the id
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the job's numbers; its hash is the job id."""
@@ -223,6 +224,10 @@ def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
         atomic_write_json(staging / "config.json", record["config"])
         atomic_write_json(staging / "metrics.json", {**record["metrics"], "training": record.get("training", []), "wall_time_s": record["wall_time_s"]})
         atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
+        if record.get("predictions"):
+            from harness.predictions import ARCHIVE, archive_bytes
+
+            atomic_write_bytes(staging / ARCHIVE, archive_bytes(record["predictions"]))
         atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # only the half-written staging folder of this attempt

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.datasets.loading import load_dataset
+from harness.predictions import PredictionRecorder
 from harness.devices import resolve_device
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.metrics.evaluator import StepEvaluator, prediction_problem
@@ -88,6 +89,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     strategy = strategy_cls(job.strategy.params, context)
 
     evaluator = StepEvaluator(plan, test_y)
+    recorder = PredictionRecorder(plan, test_y, job.archive_top_k) if job.archive_top_k else None
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
         idx = torch.from_numpy(step.train_indices)
@@ -97,8 +99,10 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         if problem:
             raise InvalidPrediction(f"strategy {job.strategy.label!r} at step {i}: {problem}")
         evaluator.update(i, len(idx), prediction)
+        if recorder is not None:
+            recorder.add(i, len(idx), prediction)
 
-    return {
+    record = {
         "job_id": job.id,
         "config": {
             **job.resolved(),
@@ -113,3 +117,6 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         "training": strategy.training_log(),
         "wall_time_s": time.perf_counter() - started,
     }
+    if recorder is not None:
+        record["predictions"] = recorder.arrays
+    return record

@@ -69,6 +69,9 @@ class BoardModel(_Strict):
     reference: dict[str, Any] | None = Field(None, description="published numbers the board reproduces (see harness.config.reference)")
     compare_to: str = Field("nmc", description="strategy label every other strategy is compared with in comparisons.csv")
     claims: list[Any] | None = Field(None, description="papers' claims checked on this board (see harness.config.claims)")
+    archive_top_k: StrictInt = Field(
+        5, ge=0, le=1000, description="class ids and logits kept per test sample and step in each job's predictions.npz (0: no archive)"
+    )
 
     @field_validator("name", "device")
     @classmethod
@@ -105,6 +108,7 @@ class BoardConfig:
     reference: tuple[dict[str, Any], ...] = ()
     compare_to: str = "nmc"
     claims: tuple[dict[str, Any], ...] = ()
+    archive_top_k: int = 5
 
     @property
     def board_dir(self) -> Path:
@@ -308,6 +312,7 @@ def parse_config(
         compare_to=board.compare_to,
         reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         claims=tuple(parse_claims(board.claims, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
+        archive_top_k=board.archive_top_k,
     )
     _check_against_data(config)
     return config

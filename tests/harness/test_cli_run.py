@@ -19,7 +19,7 @@ def test_quickstart_runs_resumes_and_is_reproducible(tmp_path, capsys):
     n_jobs = len(expand(load_config(ROOT / "leaderboards/quickstart.yaml")))
     assert len(jobs) == n_jobs
     for job in jobs:
-        assert sorted(p.name for p in job.iterdir()) == ["config.json", "done", "metrics.json", "steps.csv"]
+        assert sorted(p.name for p in job.iterdir()) == ["config.json", "done", "metrics.json", "predictions.npz", "steps.csv"]
         config = json.loads((job / "config.json").read_text())
         assert sorted(config["class_order"]) == list(range(10))
         assert config["versions"]["torch"]
