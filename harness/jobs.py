@@ -222,7 +222,7 @@ def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
     staging = _staging(board_dir, job.id)
     try:
         atomic_write_json(staging / "config.json", record["config"])
-        atomic_write_json(staging / "metrics.json", {**record["metrics"], "training": record.get("training", []), "wall_time_s": record["wall_time_s"]})
+        atomic_write_json(staging / "metrics.json", {**record["metrics"], "training": record.get("training", []), "cost": record.get("cost", {}), "wall_time_s": record["wall_time_s"]})
         atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
         if record.get("predictions"):
             from harness.predictions import ARCHIVE, archive_bytes

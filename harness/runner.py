@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from harness.cost import CostMeter
 from harness.datasets.loading import load_dataset
 from harness.predictions import PredictionRecorder
 from harness.devices import resolve_device
@@ -90,15 +91,19 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
 
     evaluator = StepEvaluator(plan, test_y)
     recorder = PredictionRecorder(plan, test_y, job.archive_top_k) if job.archive_top_k else None
+    meter = CostMeter(device)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
         idx = torch.from_numpy(step.train_indices)
+        learn_started = time.perf_counter()
         learn_step(strategy, plan, i, train_x[idx].to(device), train_y[idx].to(device))
+        eval_started = time.perf_counter()
         prediction = predict_in_batches(strategy, test_x)
         problem = prediction_problem(prediction, len(test_x), plan, i)
         if problem:
             raise InvalidPrediction(f"strategy {job.strategy.label!r} at step {i}: {problem}")
         evaluator.update(i, len(idx), prediction)
+        meter.step(eval_started - learn_started, time.perf_counter() - eval_started, len(idx))
         if recorder is not None:
             recorder.add(i, len(idx), prediction)
 
@@ -115,6 +120,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         },
         "metrics": evaluator.compute(),
         "training": strategy.training_log(),
+        "cost": meter.record(strategy),
         "wall_time_s": time.perf_counter() - started,
     }
     if recorder is not None:

@@ -46,7 +46,7 @@ def cmd_rescore(config_path: str, output: str | None = None, quiet: bool = False
                 problems.append(str(exc))
                 continue
             old = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-            atomic_write_json(folder / "metrics.json", {**metrics, "training": old.get("training", []), "wall_time_s": old.get("wall_time_s")})
+            atomic_write_json(folder / "metrics.json", {**metrics, "training": old.get("training", []), "cost": old.get("cost", {}), "wall_time_s": old.get("wall_time_s")})
             atomic_write_text(folder / "steps.csv", steps_csv(metrics["steps"]))
         table, _ = write_report(board_dir)
     if not quiet:

@@ -6,7 +6,8 @@ depends on the results alone), ``steps.csv`` (per step: mean and std over seeds 
 metrics), ``comparisons.csv`` (paired comparisons over seeds, :mod:`harness.report.comparisons`), ``ranks.csv``
 and ``ranks.png`` (average ranks, Friedman, critical difference: :mod:`harness.report.ranks`),
 ``training.png`` (per-epoch training curves of the strategies that train), ``claims.csv`` and
-``claims.md`` (the board's ``claims:``, :mod:`harness.report.claims`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
+``claims.md`` (the board's ``claims:``, :mod:`harness.report.claims`), ``cost.csv`` and ``cost.png``
+(what each job cost, :mod:`harness.report.cost`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
 every declared step curve and of forgetting, and ``leaderboard.html`` (:mod:`harness.report.page`).
 """
 
@@ -19,6 +20,7 @@ import pandas as pd
 from harness import jobs
 from harness.io import atomic_write_bytes, atomic_write_text
 from harness.report.claims import claim_rows, claims_markdown
+from harness.report.cost import cost_html, cost_markdown, cost_plot, cost_table
 from harness.report.comparisons import comparisons, table_marks
 from harness.report.ranks import rank_blocks, rank_plot, rank_table
 from harness.report.training_curves import training_plot
@@ -43,7 +45,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -74,6 +76,10 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
         atomic_write_text(board_dir / "reproduction.md", text)
         atomic_write_text(board_dir / "reproduction.csv", to_csv(pd.DataFrame(reproduction)))
         markdown += "\n" + text
+    costs = cost_table(records)
+    atomic_write_text(board_dir / "cost.csv", to_csv(costs))
+    if len(costs):
+        markdown += "\nCost per job (mean over seeds; cost.csv):\n\n" + cost_markdown(costs)
     if manifest.get("claims"):
         claims = claim_rows(manifest["board"], manifest["claims"], records)
         atomic_write_text(board_dir / "claims.csv", to_csv(claims))
@@ -85,6 +91,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     for stem, title, png in (
         ("ranks", "Average ranks and critical difference", rank_plot(ranks, blocks[3])),
         ("training", "Training curves", training_plot(records)),
+        ("cost", "Primary metric against cost per job, with the Pareto front", cost_plot(records)),
     ):
         if png is None:
             (board_dir / f"{stem}.png").unlink(missing_ok=True)
@@ -92,7 +99,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
             plots[stem] = (title, png)
     for stem, (_, png) in plots.items():
         atomic_write_bytes(board_dir / f"{stem}.png", png)
-    extra = reproduction_html(reproduction) if reproduction else ""
+    extra = (reproduction_html(reproduction) if reproduction else "") + (cost_html(costs) if len(costs) else "")
     links: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for job in manifest["jobs"]:
         if jobs.is_done(board_dir, job["id"]) or jobs.is_failed(board_dir, job["id"]):

@@ -140,8 +140,8 @@ def test_page_renders_sorts_and_is_screenshot(tmp_path, browser):
     initial = _order(browser, column)
     assert len(initial) == 8 and all(value for _, value in initial)  # every row rendered with a number
     assert browser.js("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-    # accuracy, AUROC, clustering, forgetting, accuracy matrices, ranks (nothing trained: no training curves)
-    assert browser.js("document.images.length") == 6
+    # accuracy, AUROC, clustering, forgetting, accuracy matrices, ranks, cost (nothing trained: no training curves)
+    assert browser.js("document.images.length") == 7
 
     _click(browser, "th[data-column=last_accuracy]")
     ascending = _order(browser, column)
