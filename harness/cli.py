@@ -5,6 +5,7 @@
     owlbench plan [CONFIG]     the jobs a run would start (done, would run, skipped), running nothing
     owlbench report [CONFIG]   rebuild the tables, figures and page from the board's job folders
     owlbench rescore [CONFIG]  compute every metric again from the jobs' archived predictions
+    owlbench verify [CONFIG]   check the results against the data, config and code present now
     owlbench list [KIND]       what is registered, by kind (also: owlbench --list)
     owlbench cache list|clear  what the feature cache holds; empty it
     owlbench publish [DOC]     rewrite DOC's marked result sections (default README.md) from result folders
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
-COMMANDS = ("run", "plan", "report", "rescore", "list", "cache", "publish")
+COMMANDS = ("run", "plan", "report", "rescore", "verify", "list", "cache", "publish")
 KINDS = ("datasets", "scenarios", "strategies", "backbones", "executors", "metrics")
 
 
@@ -104,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     rescore = sub.add_parser("rescore", help="compute every metric again from the jobs' archived predictions (no strategy runs)")
     _board_arguments(rescore, "whose jobs to rescore")
     rescore.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    verify = sub.add_parser("verify", help="check a board's results against the data, config and code present now")
+    _board_arguments(verify, "whose results to verify")
     listing = sub.add_parser("list", help="print what is registered, by kind")
     listing.add_argument("kind", nargs="?", choices=KINDS, help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
@@ -163,6 +166,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.commands.report import cmd_report
 
         return cmd_report(args.config, args.output, args.quiet)
+    if args.command == "verify":
+        from harness.commands.verify import cmd_verify
+
+        return cmd_verify(args.config, args.output)
     if args.command == "rescore":
         from harness.commands.rescore import cmd_rescore
 

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from harness.cost import CostMeter
 from harness.datasets.loading import load_dataset
 from harness.predictions import PredictionRecorder
+from harness.provenance import provenance
 from harness.devices import resolve_device
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.metrics.evaluator import StepEvaluator, prediction_problem
@@ -117,6 +118,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "resolved_device": str(device),
             "versions": package_versions(),
             "code": code_fingerprint(job),
+            "provenance": provenance(job.resolved(), data, plan),
         },
         "metrics": evaluator.compute(),
         "training": strategy.training_log(),

@@ -69,3 +69,12 @@ def sessions(split: str, data: Dataset) -> list[tuple[np.ndarray, list[int]]]:
         seen |= set(classes)
         out.append((np.sort(idx), classes))
     return out
+
+
+def split_files(split: str, dataset: str) -> dict[str, bytes]:
+    """``{name: content}`` of the session files of ``split`` for ``dataset`` (empty when there are none),
+    named ``<split>/<dataset>/session_<t>.txt`` (for provenance hashes)."""
+    if dataset not in available(split):
+        return {}
+    folder = _folder(split).joinpath(dataset)
+    return {f"{split}/{dataset}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.startswith("session_")}
