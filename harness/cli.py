@@ -6,6 +6,7 @@
     owlbench report [CONFIG]   rebuild the tables, figures and page from the board's job folders
     owlbench rescore [CONFIG]  compute every metric again from the jobs' archived predictions
     owlbench verify [CONFIG]   check the results against the data, config and code present now
+    owlbench export [CONFIG]   the board's rows as portable JSON files, one per scenario × strategy
     owlbench list [KIND]       what is registered, by kind (also: owlbench --list)
     owlbench cache list|clear  what the feature cache holds; empty it
     owlbench publish [DOC]     rewrite DOC's marked result sections (default README.md) from result folders
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
-COMMANDS = ("run", "plan", "report", "rescore", "verify", "list", "cache", "publish")
+COMMANDS = ("run", "plan", "report", "rescore", "verify", "export", "list", "cache", "publish")
 KINDS = ("datasets", "scenarios", "strategies", "backbones", "executors", "metrics")
 
 
@@ -107,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     verify = sub.add_parser("verify", help="check a board's results against the data, config and code present now")
     _board_arguments(verify, "whose results to verify")
+    export = sub.add_parser("export", help="write the board's rows as portable JSON files, one per scenario × strategy")
+    _board_arguments(export, "whose rows to export")
+    export.add_argument("--to", metavar="DIR", help="folder of the JSON files (default: <board folder>/export)")
     listing = sub.add_parser("list", help="print what is registered, by kind")
     listing.add_argument("kind", nargs="?", choices=KINDS, help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
@@ -166,6 +170,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.commands.report import cmd_report
 
         return cmd_report(args.config, args.output, args.quiet)
+    if args.command == "export":
+        from harness.commands.export import cmd_export
+
+        return cmd_export(args.config, args.output, args.to)
     if args.command == "verify":
         from harness.commands.verify import cmd_verify
 

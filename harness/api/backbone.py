@@ -27,6 +27,7 @@ class Backbone:
     Params: ClassVar[type[Params]] = Params
     modality: ClassVar[str] = ""
     registered_name: ClassVar[str] = ""
+    pretrained_on: ClassVar[str] = "not declared by the backbone"  # the data its weights were trained on (scenario cards)
 
     def __init__(self, params: Params):
         self.params = params

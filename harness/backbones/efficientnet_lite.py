@@ -124,6 +124,8 @@ class EfficientNetLite0Backbone(Backbone):
     """EfficientNet-Lite0, ImageNet-1k weights from the packaged file; 1280-d features.  Grey images
     are repeated to RGB and every image is resized (bilinear) to ``image_size``."""
 
+    pretrained_on = "ImageNet-1k (the ILSVRC-2012 training images, 1,000 classes)"
+
     Params = LiteParams
     modality = "image"
 

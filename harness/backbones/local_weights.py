@@ -76,6 +76,8 @@ class LocalWeightsBackbone(Backbone):
 class TorchvisionBackbone(LocalWeightsBackbone):
     """A torchvision classification model (``arch``) with a local weights file; classifier removed."""
 
+    pretrained_on = "whatever the local weights file was trained on (declared by its source, not by owlbench)"
+
     Params = LocalWeightsParams
 
     def build(self) -> nn.Module:

