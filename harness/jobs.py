@@ -31,6 +31,7 @@ from harness.io import atomic_write_bytes, atomic_write_json, atomic_write_text,
 
 DONE_MARKER = "done"
 FAILED_FILE = "failed.json"
+PREDICTIONS_FILE = "predictions.npz"
 MANIFEST = "board.json"
 
 
@@ -224,10 +225,8 @@ def publish_record(job: Job, board_dir: Path, record: dict[str, Any]) -> None:
         atomic_write_json(staging / "config.json", record["config"])
         atomic_write_json(staging / "metrics.json", {**record["metrics"], "training": record.get("training", []), "cost": record.get("cost", {}), "wall_time_s": record["wall_time_s"]})
         atomic_write_text(staging / "steps.csv", steps_csv(record["metrics"]["steps"]))
-        if record.get("predictions"):
-            from harness.predictions import ARCHIVE, archive_bytes
-
-            atomic_write_bytes(staging / ARCHIVE, archive_bytes(record["predictions"]))
+        if record.get("predictions"):  # the archive's bytes (harness.predictions)
+            atomic_write_bytes(staging / PREDICTIONS_FILE, record["predictions"])
         atomic_write_text(staging / DONE_MARKER, dumps_json({"job_id": job.id, "status": "done"}))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # only the half-written staging folder of this attempt

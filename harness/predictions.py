@@ -32,8 +32,9 @@ import torch
 
 from harness.api.experience import Prediction
 from harness.api.scenario import ScenarioPlan, StepPlan
+from harness.jobs import PREDICTIONS_FILE
 
-ARCHIVE = "predictions.npz"
+ARCHIVE = PREDICTIONS_FILE
 DEFAULT_TOP_K = 5
 
 

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from harness.cost import CostMeter
 from harness.datasets.loading import load_dataset
-from harness.predictions import PredictionRecorder
+from harness.predictions import PredictionRecorder, archive_bytes
 from harness.provenance import provenance
 from harness.devices import resolve_device
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
@@ -129,5 +129,5 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         "wall_time_s": time.perf_counter() - started,
     }
     if recorder is not None:
-        record["predictions"] = recorder.arrays
+        record["predictions"] = archive_bytes(recorder.arrays)
     return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import shutil
 
 import pytest
@@ -10,6 +11,8 @@ import yaml
 
 from harness import __version__
 from harness.cli import main
+
+QUICKSTART = str(Path(__file__).resolve().parents[2] / "leaderboards" / "quickstart.yaml")
 from harness.commands.listing import first_sentence
 
 SMALL = {
@@ -50,7 +53,7 @@ def test_a_missing_board_file_is_not_taken_for_a_command(tmp_path, capsys):
 
 
 def test_plan_on_the_quickstart_lists_48_jobs_and_runs_none(tmp_path, capsys):
-    assert main(["plan", "leaderboards/quickstart.yaml", "--output", str(tmp_path / "out")]) == 0
+    assert main(["plan", QUICKSTART, "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if re.match(r"^  [0-9a-f]{12}  ", line)]
     assert len(rows) == 48 and all(line.rstrip().endswith("would run") for line in rows)

@@ -4,6 +4,7 @@ metric registered after the run; a damaged archive is refused with one line nami
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from harness.api.experience import Prediction
 from harness.api.registry import METRICS
 from harness.api.scenario import ScenarioPlan, StepPlan
 from harness.cli import main
+
+QUICKSTART = str(Path(__file__).resolve().parents[2] / "leaderboards" / "quickstart.yaml")
 from harness.predictions import ARCHIVE, ArchiveError, PredictionRecorder, prediction_at, read_archive
 
 FILES = ("metrics.json", "steps.csv")
@@ -30,7 +33,7 @@ def _snapshot(board):
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory):
     out = tmp_path_factory.mktemp("rescore")
-    assert main(["run", "leaderboards/quickstart.yaml", "--output", str(out), "--quiet"]) == 0
+    assert main(["run", QUICKSTART, "--output", str(out), "--quiet"]) == 0
     return out
 
 
@@ -40,7 +43,7 @@ def test_rescore_equals_the_run_byte_for_byte(quickstart, capsys):
     assert kinds == {"cil", "fscil", "ncd", "cgcd"}  # closed-world and open-world scenarios
     before = _snapshot(board)
     assert len(before) == 3 + 48 * len(FILES)
-    assert main(["rescore", "leaderboards/quickstart.yaml", "--output", str(quickstart), "--quiet"]) == 0
+    assert main(["rescore", QUICKSTART, "--output", str(quickstart), "--quiet"]) == 0
     assert "rescored 48 of 48" in capsys.readouterr().out
     assert _snapshot(board) == before
 
@@ -82,7 +85,7 @@ def test_a_damaged_archive_is_named_in_one_line_and_the_others_are_rescored(quic
         read_archive(victim)
     assert str(victim) in str(caught.value) and "\n" not in str(caught.value)
     capsys.readouterr()
-    assert main(["rescore", "leaderboards/quickstart.yaml", "--output", str(quickstart), "--quiet"]) == 1
+    assert main(["rescore", QUICKSTART, "--output", str(quickstart), "--quiet"]) == 1
     captured = capsys.readouterr()
     kept = [line for line in captured.err.splitlines() if line.startswith("kept:")]
     assert len(kept) == 1 and str(victim) in kept[0] and "damaged predictions archive" in kept[0]
