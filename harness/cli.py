@@ -28,7 +28,7 @@ from pathlib import Path
 
 DEFAULT_CONFIG = "leaderboards/quickstart.yaml"
 COMMANDS = ("run", "plan", "report", "rescore", "verify", "export", "list", "cache", "publish")
-KINDS = ("datasets", "scenarios", "strategies", "backbones", "executors", "metrics")
+KINDS = ("datasets", "scenarios", "strategies", "backbones", "executors", "metrics", "scorers")
 
 
 class SuggestingParser(argparse.ArgumentParser):

@@ -1,6 +1,8 @@
 """What a job cost, measured by the harness while it runs (nothing is declared by the strategy).
 
-- ``learn_s`` / ``eval_s``: wall time of each step's learning, and of its prediction and scoring;
+- ``learn_s`` / ``eval_s``: wall time of each step's learning, and of its prediction and metrics;
+- ``score_s``: wall time of the board's open-set scorers at each step (fitting and scoring; only
+  on boards that name scorers);
 - ``cpu_s``: CPU time of the process over the job (all its threads);
 - ``peak_rss_mb``: the process's peak resident memory when the job ended (``getrusage``; a process
   that ran earlier jobs reports its peak over them too, so run with the ``process`` executor for a
@@ -70,6 +72,7 @@ class CostMeter:
         self.cpu_start = time.process_time()
         self.learn: list[float] = []
         self.evaluate: list[float] = []
+        self.score: list[float] = []
         self.samples = 0
         self.trained: dict[int, int] = {}
         self._hook = register_optimizer_step_post_hook(self._stepped)
@@ -81,10 +84,12 @@ class CostMeter:
             for param in group["params"]:
                 self.trained.setdefault(id(param), param.numel())
 
-    def step(self, learn_s: float, eval_s: float, samples: int) -> None:
+    def step(self, learn_s: float, eval_s: float, samples: int, score_s: float | None = None) -> None:
         self.learn.append(learn_s)
         self.evaluate.append(eval_s)
         self.samples += samples
+        if score_s is not None:
+            self.score.append(score_s)
 
     def record(self, strategy: object) -> dict[str, Any]:
         self._hook.remove()
@@ -100,6 +105,8 @@ class CostMeter:
             "trained_parameters": sum(self.trained.values()),
             "samples_given": self.samples,
         }
+        if self.score:
+            out["score_s"], out["score_s_total"] = self.score, sum(self.score)
         if self.device.type == "cuda":
             out["cuda_peak_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return out

@@ -59,6 +59,7 @@ class Job:
     device: str
     backbone: Entry | None = None
     archive_top_k: int = 5  # how much of each prediction predictions.npz keeps (0: none); not part of the id
+    scorers: tuple[Entry, ...] = ()  # the board's open-set scorers (part of the id when there are some)
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the job's numbers; its hash is the job id."""
@@ -72,6 +73,8 @@ class Job:
         }
         if self.backbone is not None:  # absent without one, so boards without a backbone keep their ids
             resolved["backbone"] = self.backbone.resolved()
+        if self.scorers:  # likewise: boards without scorers keep their ids
+            resolved["scorers"] = [s.resolved() for s in self.scorers]
         return resolved
 
     @property

@@ -21,7 +21,7 @@ from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.metrics.evaluator import StepEvaluator, prediction_problem
 from harness.backbones.inputs import job_inputs
 from harness.api.registry import STRATEGIES
-from harness.api.registry import SCENARIOS, load_builtins
+from harness.api.registry import SCENARIOS, SCORERS, load_builtins
 from harness.api.scenario import ScenarioPlan
 from harness.api.strategy import StrategyContext
 from harness.jobs import Job, code_fingerprint
@@ -71,6 +71,30 @@ def learn_step(strategy, plan: ScenarioPlan, i: int, inputs: torch.Tensor, label
     strategy.learn_unlabeled(UnlabeledExperience(i, plan.kind, inputs, num_new, step.mixes_seen))
 
 
+def embed_in_batches(strategy, inputs: torch.Tensor) -> torch.Tensor | None:
+    parts = [strategy.embed(inputs[i : i + PREDICT_BATCH]) for i in range(0, len(inputs), PREDICT_BATCH)]
+    return None if any(p is None for p in parts) else torch.cat(parts).detach().cpu()
+
+
+def score_step(scorers: dict, strategy, labeled: bool, train_x, train_y, test_x, prediction: Prediction) -> dict[str, Any]:
+    """The board's scorers after one step: they first observe the step's training features and labels
+    (labeled steps only: what the strategy was given), then score the test samples; a scorer that needs
+    features the strategy does not give scores ``None``."""
+    needs = any(s.needs_features for s in scorers.values())
+    if labeled and needs:
+        features = embed_in_batches(strategy, train_x)
+        if features is not None:
+            for scorer in scorers.values():
+                if scorer.needs_features:
+                    scorer.observe(features, train_y.cpu())
+    test_features = embed_in_batches(strategy, test_x) if needs else None
+    out = {}
+    for label, scorer in scorers.items():
+        ready = not scorer.needs_features or (test_features is not None and scorer.fitted)
+        out[label] = scorer.score(prediction, test_features) if ready else None
+    return out
+
+
 def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     """Run the job in memory and return its record (resolved config, per-step metrics, summary)."""
     load_builtins()
@@ -92,6 +116,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
 
     evaluator = StepEvaluator(plan, test_y)
     recorder = PredictionRecorder(plan, test_y, job.archive_top_k) if job.archive_top_k else None
+    scorers = {s.label: SCORERS.get(s.name)(s.params) for s in job.scorers}
     meter = CostMeter(device)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
@@ -103,10 +128,13 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         problem = prediction_problem(prediction, len(test_x), plan, i)
         if problem:
             raise InvalidPrediction(f"strategy {job.strategy.label!r} at step {i}: {problem}")
-        evaluator.update(i, len(idx), prediction)
-        meter.step(eval_started - learn_started, time.perf_counter() - eval_started, len(idx))
+        score_started = time.perf_counter()
+        scores = score_step(scorers, strategy, plan.steps[i].labeled, train_x[idx].to(device), train_y[idx], test_x, prediction) if scorers else None
+        score_s = time.perf_counter() - score_started
+        evaluator.update(i, len(idx), prediction, scores)
+        meter.step(eval_started - learn_started, time.perf_counter() - eval_started - score_s, len(idx), score_s if scorers else None)
         if recorder is not None:
-            recorder.add(i, len(idx), prediction)
+            recorder.add(i, len(idx), prediction, scores)
 
     record = {
         "job_id": job.id,

@@ -67,6 +67,7 @@ class StepEvidence:
     known_score: np.ndarray  # open-set score per test sample, float64
     is_seen: np.ndarray  # test samples of classes introduced up to this step
     train_size: int
+    scorer_scores: dict[str, np.ndarray | None] | None = None  # the board's open-set scorers (None: a scorer without features)
 
 
 class Metric:

@@ -1,11 +1,11 @@
 """One generic registry type for every kind of pluggable entry: strategies, scenarios, datasets,
-backbones, executors and metrics.
+backbones, executors, metrics and open-set scorers.
 
 - Registration: ``@STRATEGIES.register("name")``; a duplicate name is refused, and so is a class that
   is not a subclass of the kind's base (``harness.api.strategy.Strategy`` for strategies, ...).
 - Lookup: ``STRATEGIES.get(name)`` answers, in this order, a built-in entry; an installed entry point
   of the kind's group (``owlbench.strategies``, ``owlbench.scenarios``, ``owlbench.datasets``,
-  ``owlbench.backbones``, ``owlbench.executors``, ``owlbench.metrics``), loaded only when first asked
+  ``owlbench.backbones``, ``owlbench.executors``, ``owlbench.metrics``, ``owlbench.scorers``), loaded only when first asked
   for; or, for a name of the form ``package.module:Class``, that class, imported with
   :func:`importlib.import_module` (a dotted module name, a colon and a class name: no paths, no
   relative imports, no attribute chains). An unknown name is answered with the known names and the
@@ -191,6 +191,7 @@ DATASETS: Registry = Registry("dataset", "harness.api.dataset:DatasetSource", "o
 BACKBONES: Registry = Registry("backbone", "harness.api.backbone:Backbone", "owlbench.backbones")
 EXECUTORS: Registry = Registry("executor", "harness.executors.base:Executor", "owlbench.executors")
 METRICS: Registry = Registry("metric", "harness.api.metric:Metric", "owlbench.metrics")
+SCORERS: Registry = Registry("scorer", "harness.api.scorer:Scorer", "owlbench.scorers")
 
 ALL = {
     "datasets": DATASETS,
@@ -199,10 +200,11 @@ ALL = {
     "backbones": BACKBONES,
     "executors": EXECUTORS,
     "metrics": METRICS,
+    "scorers": SCORERS,
 }
 
 # packages whose modules register built-in entries; a package that does not exist yet is skipped
-_BUILTIN_PACKAGES = ("harness.datasets", "harness.backbones", "harness.executors", "harness.metrics", "scenarios", "strategies")
+_BUILTIN_PACKAGES = ("harness.datasets", "harness.backbones", "harness.executors", "harness.metrics", "harness.scorers", "scenarios", "strategies")
 _loaded = False
 _loading = False
 

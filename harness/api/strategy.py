@@ -99,6 +99,13 @@ class Strategy:
     def predict(self, inputs: torch.Tensor) -> Prediction:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Feature vectors of ``inputs`` for the open-set scorers that need features (``None``: this
+        strategy gives none, and those scorers are reported missing).  Default: the inputs flattened,
+        which is what a strategy working on backbone features classifies; a strategy that encodes its
+        inputs with a network of its own returns that network's features."""
+        return inputs.flatten(1) if inputs.is_floating_point() else None
+
     def log_epoch(self, step: int, epoch: int, train_loss: float, **values: float) -> None:
         """Record one training epoch: the mean training loss over its batches and any other per-epoch
         value (``val_accuracy`` on a held-out share of the training data, loss terms).  The runner writes

@@ -26,6 +26,10 @@ class SessionBackboneStrategy(PrototypeDiscovery, Strategy):
         self.backbone = SessionBackbone(params.backbone, context)
         self.store: PrototypeStore | None = None
 
+    def embed(self, inputs):
+        """The session backbone's features (those its classifier and prototypes use)."""
+        return self.backbone.features(inputs) if self.backbone.trained is not None else None
+
     def training_log(self) -> list[dict[str, float]]:
         """The base network's epochs (step 0: training loss, and validation accuracy when a share of
         the base data is held out), then whatever the strategy logs itself."""

@@ -40,7 +40,7 @@ from harness.jobs import Entry
 from harness.config.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
 from harness.config.claims import parse_claims
 from harness.config.reference import parse_reference
-from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
+from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, SCORERS, STRATEGIES, load_builtins
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
@@ -69,6 +69,7 @@ class BoardModel(_Strict):
     reference: dict[str, Any] | None = Field(None, description="published numbers the board reproduces (see harness.config.reference)")
     compare_to: str = Field("nmc", description="strategy label every other strategy is compared with in comparisons.csv")
     claims: list[Any] | None = Field(None, description="papers' claims checked on this board (see harness.config.claims)")
+    open_set: dict[str, Any] | None = Field(None, description="open-set evaluation options: {scorers: [msp, energy, ...]} (see harness.scorers)")
     archive_top_k: StrictInt = Field(
         5, ge=0, le=1000, description="class ids and logits kept per test sample and step in each job's predictions.npz (0: no archive)"
     )
@@ -109,6 +110,7 @@ class BoardConfig:
     compare_to: str = "nmc"
     claims: tuple[dict[str, Any], ...] = ()
     archive_top_k: int = 5
+    scorers: tuple[Entry, ...] = ()
 
     @property
     def board_dir(self) -> Path:
@@ -254,6 +256,24 @@ def executor_entry(executor: Any, override: dict[str, Any] | None = None) -> dic
     return {**current, **override} if current.get("name") == override.get("name") else dict(override)
 
 
+def _parse_scorers(open_set: dict[str, Any] | None) -> list[Entry]:
+    """The scorers of ``open_set: {scorers: [...]}``, each a name or a mapping with name, label and parameters."""
+    if open_set is None:
+        return []
+    unknown = sorted(set(open_set) - {"scorers"})
+    if unknown:
+        raise ConfigError(f"open_set.{unknown[0]}", "unknown key; valid keys: scorers")
+    raw = open_set.get("scorers", [])
+    if not isinstance(raw, list):
+        raise ConfigError("open_set.scorers", f"must be a list of scorer names or mappings; got {type(raw).__name__}")
+    scorers = [_parse_entry(s, f"open_set.scorers[{i}]", "name", SCORERS) for i, s in enumerate(raw)]
+    labels = [s.label for s in scorers]
+    for i, label in enumerate(labels):
+        if label == "default" or label in labels[:i]:
+            raise ConfigError(f"open_set.scorers[{i}].label", f"label {label!r} is {'taken by the strategy’s own score' if label == 'default' else 'used twice'}; give each scorer its own label")
+    return scorers
+
+
 def parse_config(
     data: Any, source: Path | None = None, output: Path | None = None, executor: dict[str, Any] | None = None
 ) -> BoardConfig:
@@ -313,6 +333,7 @@ def parse_config(
         reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         claims=tuple(parse_claims(board.claims, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         archive_top_k=board.archive_top_k,
+        scorers=tuple(_parse_scorers(board.open_set)),
     )
     _check_against_data(config)
     return config

@@ -58,7 +58,7 @@ class StepEvaluator:
         self.metrics = [cls.for_plan(plan) for cls in registered_metrics() if cls.applies(plan)]
         self.train_sizes: list[int] = []
 
-    def update(self, step: int, train_size: int, prediction: Prediction) -> None:
+    def update(self, step: int, train_size: int, prediction: Prediction, scorer_scores: dict[str, np.ndarray | None] | None = None) -> None:
         evidence = StepEvidence(
             step=step,
             plan=self.plan,
@@ -68,6 +68,7 @@ class StepEvaluator:
             known_score=prediction.known_score.detach().cpu().double().numpy(),
             is_seen=np.isin(self.test_y, self.plan.seen_after(step)),
             train_size=train_size,
+            scorer_scores=scorer_scores,
         )
         for metric in self.metrics:
             metric.observe(evidence)
@@ -90,5 +91,5 @@ class StepEvaluator:
         out: dict[str, Any] = {"summary": {}, "steps": steps}
         for metric, values in results:
             out["summary"].update(values["summary"])
-            out.update({key: values[key] for key in metric.extra_keys})
+            out.update({key: values[key] for key in metric.extra_keys if values.get(key) is not None})  # None: nothing to keep
         return out

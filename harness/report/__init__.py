@@ -24,6 +24,7 @@ from harness.report.claims import claim_rows, claims_markdown
 from harness.report.cost import cost_html, cost_markdown, cost_plot, cost_table
 from harness.report.comparisons import comparisons, table_marks
 from harness.report.scenario_cards import scenario_cards
+from harness.report.scorers import scorer_correlation, scorer_table, scorers_markdown
 from harness.report.ranks import rank_blocks, rank_plot, rank_table
 from harness.report.training_curves import training_plot
 from harness.report.markdown import markdown_table
@@ -47,7 +48,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png", "scenarios.md"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png", "scenarios.md", "scorers.csv", "scorer_correlation.csv"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -81,6 +82,12 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     cards = scenario_cards(board_dir, manifest, records)
     if cards:
         atomic_write_text(board_dir / "scenarios.md", cards)
+    scored = scorer_table(records)
+    if len(scored):
+        correlation = scorer_correlation(records, scored)
+        atomic_write_text(board_dir / "scorers.csv", to_csv(scored))
+        atomic_write_text(board_dir / "scorer_correlation.csv", to_csv(correlation))
+        markdown += scorers_markdown(scored, correlation)
     costs = cost_table(records)
     atomic_write_text(board_dir / "cost.csv", to_csv(costs))
     if len(costs):

@@ -14,9 +14,9 @@ import pandas as pd
 from harness.report.plots import _png, _pyplot
 from harness.report.ranks import primary_metric
 
-FIELDS = ("learn_s_total", "eval_s_total", "cpu_s", "peak_rss_mb", "cuda_peak_mb", "parameters", "trained_parameters", "samples_given")
+FIELDS = ("learn_s_total", "eval_s_total", "score_s_total", "cpu_s", "peak_rss_mb", "cuda_peak_mb", "parameters", "trained_parameters", "samples_given")
 LABELS = {
-    "learn_s_total": "learn (s)", "eval_s_total": "evaluate (s)", "cpu_s": "CPU (s)", "peak_rss_mb": "peak RSS (MB)",
+    "learn_s_total": "learn (s)", "eval_s_total": "evaluate (s)", "score_s_total": "scorers (s)", "cpu_s": "CPU (s)", "peak_rss_mb": "peak RSS (MB)",
     "cuda_peak_mb": "peak CUDA (MB)", "parameters": "parameters", "trained_parameters": "trained", "samples_given": "samples given",
 }
 

@@ -1,0 +1,59 @@
+"""Open-set detection per scorer: AUROC, FPR@95, AUPR-In and AUPR-Out at every step, for each scorer
+the board names (``open_set: {scorers: [...]}``) and for the strategy's own score (``default``).
+
+Positives are the test samples of classes seen so far, negatives those of classes not introduced
+yet, as in :mod:`harness.metrics.openset`; AUPR-Out is the average precision with the unknown samples
+as positives and the negated score.  Kept in ``metrics.json`` under ``scorers``
+(``{scorer: {"auroc": [per step], ...}}``); reported in ``scorers.csv``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.api.metric import Metric, StepEvidence
+from harness.api.registry import METRICS
+from harness.metrics.openset import aupr, auroc, fpr_at_tpr
+
+MEASURES = ("auroc", "fpr95", "aupr_in", "aupr_out")
+
+
+def detection(known: np.ndarray, unknown: np.ndarray) -> dict[str, float | None]:
+    return {
+        "auroc": auroc(known, unknown),
+        "fpr95": fpr_at_tpr(known, unknown),
+        "aupr_in": aupr(known, unknown),
+        "aupr_out": aupr(-unknown, -known),
+    }
+
+
+@METRICS.register("open-set-scorers")
+class OpenSetScorers(Metric):
+    """Per step and per scorer (the board's ``open_set.scorers`` and ``default``, the strategy's own
+    score): AUROC, FPR@95, AUPR-In and AUPR-Out; ``None`` at steps without unseen-class samples."""
+
+    extra_keys = ("scorers",)
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, dict[str, float | None]]] = []
+        self.used = False
+
+    def observe(self, evidence: StepEvidence) -> None:
+        scores = {"default": evidence.known_score, **(evidence.scorer_scores or {})}
+        self.used = self.used or bool(evidence.scorer_scores)
+        row = {}
+        for name, score in scores.items():
+            if score is None:  # a scorer the strategy cannot feed (no features): recorded as missing
+                row[name] = dict.fromkeys(MEASURES)
+                continue
+            score = np.asarray(score, dtype=np.float64)
+            row[name] = detection(score[evidence.is_seen], score[~evidence.is_seen])
+        self.steps.append(row)
+
+    def compute(self) -> dict[str, Any]:
+        if not self.used:
+            return {"summary": {}, "scorers": None}  # no scorer on this board: nothing beyond the open-set metric
+        names = list(self.steps[0])
+        return {"summary": {}, "scorers": {n: {m: [step[n][m] for step in self.steps] for m in MEASURES} for n in names}}

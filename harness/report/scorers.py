@@ -1,0 +1,83 @@
+"""``scorers.csv`` and ``scorer_correlation.csv``: open-set detection per scorer, and whether the
+strategies that classify better also detect unknowns better (the question of OpenCIL, 2024, asked per
+board), from the ``scorers`` block of each job's ``metrics.json`` (:mod:`harness.metrics.openset_scorers`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.report.ranks import primary_metric
+from harness.report.tables import mean_std
+
+MEASURES = ("auroc", "fpr95", "aupr_in", "aupr_out")
+
+
+def _step_mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def scorer_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per scenario × strategy × scorer: seeds, then for each measure the mean over seeds (and sample
+    std) of its mean over the steps where it exists."""
+    cells: dict[tuple[str, str, str], list[dict[str, float | None]]] = {}
+    for r in records:
+        for scorer, measures in (r["metrics"].get("scorers") or {}).items():
+            cells.setdefault((r["scenario"], r["strategy"], scorer), []).append({m: _step_mean(measures.get(m, [])) for m in MEASURES})
+    rows = []
+    for (scenario, strategy, scorer), seeds in cells.items():
+        row: dict[str, Any] = {"scenario": scenario, "strategy": strategy, "scorer": scorer, "seeds": len(seeds)}
+        for m in MEASURES:
+            row[f"{m}_mean"], row[f"{m}_std"] = mean_std([s[m] for s in seeds])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["scenario", "strategy", "scorer", "seeds", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std"))])
+
+
+def scorer_correlation(records: list[dict[str, Any]], table: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario and scorer: Spearman's ρ (``scipy.stats.spearmanr``) across strategies between the
+    scenario's primary metric and the scorer's AUROC (means over seeds); 3 strategies at least."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for scenario in dict.fromkeys(table["scenario"]):
+        kind = next(r["kind"] for r in records if r["scenario"] == scenario)
+        metric = primary_metric(kind)
+        if metric is None:
+            continue
+        accuracy = {}
+        for strategy in dict.fromkeys(r["strategy"] for r in records if r["scenario"] == scenario):
+            values = [r["metrics"]["summary"].get(metric[0]) for r in records if (r["scenario"], r["strategy"]) == (scenario, strategy)]
+            accuracy[strategy] = mean_std(values)[0]
+        for scorer in dict.fromkeys(table[table["scenario"] == scenario]["scorer"]):
+            mine = table[(table["scenario"] == scenario) & (table["scorer"] == scorer)]
+            pairs = [(accuracy.get(s), a) for s, a in zip(mine["strategy"], mine["auroc_mean"]) if accuracy.get(s) is not None and pd.notna(a)]
+            rho, p = (spearmanr(*zip(*pairs)) if len(pairs) >= 3 else (None, None))
+            rows.append({"scenario": scenario, "scorer": scorer, "metric": metric[0], "strategies": len(pairs),
+                         "spearman_rho": None if rho is None or np.isnan(rho) else float(rho), "p_value": None if p is None or np.isnan(p) else float(p)})
+    return pd.DataFrame(rows, columns=["scenario", "scorer", "metric", "strategies", "spearman_rho", "p_value"])
+
+
+def scorers_markdown(table: pd.DataFrame, correlation: pd.DataFrame) -> str:
+    """AUROC (%, mean over steps, mean ± std over seeds) of each scorer, one row per scenario × strategy;
+    then FPR@95 the same way; then the rank correlations."""
+    scorers = list(dict.fromkeys(table["scorer"]))
+    lines = []
+    for measure, title in (("auroc", "Open-set AUROC per scorer"), ("fpr95", "FPR@95 per scorer (lower is better)")):
+        lines += ["", f"{title} (%, mean over steps; mean ± std over seeds; scorers.csv):", "", "| scenario | strategy | " + " | ".join(scorers) + " |", "|" + "---|" * (2 + len(scorers))]
+        for (scenario, strategy), group in table.groupby(["scenario", "strategy"], sort=False):
+            cells = []
+            for scorer in scorers:
+                row = group[group["scorer"] == scorer]
+                mean = row[f"{measure}_mean"].iloc[0] if len(row) else None
+                std = row[f"{measure}_std"].iloc[0] if len(row) else None
+                cells.append("–" if mean is None or pd.isna(mean) else f"{mean * 100:.1f}" + ("" if std is None or pd.isna(std) else f" ± {std * 100:.1f}"))
+            lines.append(f"| {scenario} | {strategy} | " + " | ".join(cells) + " |")
+    shown = correlation.dropna(subset=["spearman_rho"])
+    if len(shown):
+        lines += ["", "Rank correlation across strategies between the primary metric and each scorer's AUROC (Spearman; scorer_correlation.csv):", ""]
+        for row in shown.itertuples():
+            lines.append(f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (p = {row.p_value:.2f})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""Gaussian scorers on the strategy's features: Mahalanobis (tied or per-class covariance, optional
+shrinkage) and relative Mahalanobis, from running class statistics (no training samples kept)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from harness.api.experience import Prediction
+from harness.api.params import Params
+from harness.api.registry import SCORERS
+from harness.api.scorer import Scorer
+from harness.scorers.class_stats import ClassStatistics, precision, shrunk
+
+
+class MahalanobisParams(Params):
+    covariance: Literal["tied", "per_class"] = Field("tied", description="one covariance shared by the classes (Lee et al.), or one per class")
+    shrinkage: float = Field(0.0, ge=0.0, le=1.0, description="α of (1 − α) Σ + α (tr Σ / D) I")
+
+
+def squared_distances(x: np.ndarray, means: np.ndarray, precisions: list[np.ndarray]) -> np.ndarray:
+    """N × C squared Mahalanobis distances; one precision matrix for all classes, or one per class."""
+    out = np.empty((len(x), len(means)))
+    for c, mean in enumerate(means):
+        p = precisions[0] if len(precisions) == 1 else precisions[c]
+        d = x - mean
+        out[:, c] = np.einsum("nd,de,ne->n", d, p, d)
+    return out
+
+
+class _Gaussian(Scorer):
+    Params = MahalanobisParams
+    needs_features = True
+
+    def __init__(self, params: MahalanobisParams):
+        super().__init__(params)
+        self.stats = ClassStatistics(full=True)
+
+    def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        self.stats.update(features, labels)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.stats.count)
+
+    def _class_distances(self, x: np.ndarray) -> np.ndarray:
+        s, alpha = self.stats, self.params.shrinkage
+        if self.params.covariance == "tied":
+            precisions = [precision(shrunk(s.tied_covariance(), alpha))]
+        else:
+            precisions = [precision(shrunk(s.covariance(c), alpha)) for c in s.classes]
+        return squared_distances(x, s.means(), precisions)
+
+
+@SCORERS.register("mahalanobis")
+class Mahalanobis(_Gaussian):
+    """``−min_c (z − μ_c)ᵀ Σ⁻¹ (z − μ_c)`` on the strategy's features ``z`` (Lee et al., NeurIPS 2018,
+    without their input perturbation and layer ensemble): class means and a tied within-class
+    covariance (``covariance: per_class``: one per class), shrunk towards ``tr Σ / D · I`` by
+    ``shrinkage``; singular covariances are pseudo-inverted."""
+
+    def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
+        return -self._class_distances(features.detach().cpu().double().numpy()).min(axis=1)
+
+
+@SCORERS.register("relative_mahalanobis")
+class RelativeMahalanobis(_Gaussian):
+    """``−min_c [MD_c(z) − MD_0(z)]`` (Ren et al., 2021): each class's squared Mahalanobis distance
+    minus that to one Gaussian fitted to all training features together (same covariance options)."""
+
+    def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
+        x = features.detach().cpu().double().numpy()
+        mean, cov = self.stats.global_mean_covariance()
+        background = squared_distances(x, mean[None, :], [precision(shrunk(cov, self.params.shrinkage))])[:, 0]
+        return -(self._class_distances(x) - background[:, None]).min(axis=1)

@@ -1,0 +1,112 @@
+"""Scorers that compare a test feature with a bank of training-like features: k-nearest-neighbour
+distance (Sun et al., ICML 2022) and a mixture of prototypes per class (after PALM, ICLR 2024)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from harness.api.experience import Prediction
+from harness.api.params import Params
+from harness.api.registry import SCORERS
+from harness.api.scorer import Scorer
+from harness.scorers.class_stats import ClassStatistics
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+class KNNParams(Params):
+    k: int = Field(50, ge=1, description="the k-th nearest neighbour's distance is the score")
+    memory: Literal["gaussian", "samples"] = Field(
+        "gaussian", description="bank drawn from each class's Gaussian (no samples kept), or the real training features (a memory of samples)"
+    )
+    per_class: int = Field(100, ge=1, le=100_000, description="bank samples drawn per class (memory: gaussian)")
+    seed: int = Field(0, ge=0, description="seed of the Gaussian draws")
+
+
+@SCORERS.register("knn")
+class KNN(Scorer):
+    """``−‖ẑ − b̂_(k)‖``: minus the distance from the L2-normalised feature to its k-th nearest
+    neighbour in a bank of normalised features (Sun et al., ICML 2022).  By default the bank is drawn
+    from a Gaussian per class (the class's mean and covariance of its normalised training features),
+    so nothing of the training set is kept; ``memory: samples`` keeps the real features (marked in
+    the results as a memory of samples).  ``k`` is capped by the bank's size."""
+
+    Params = KNNParams
+    needs_features = True
+
+    def __init__(self, params: KNNParams):
+        super().__init__(params)
+        self.keeps_samples = params.memory == "samples"
+        self.stats = ClassStatistics(full=True)
+        self.bank: list[np.ndarray] = []
+
+    def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        x = _normalised(features.detach().cpu().double().numpy())
+        if self.keeps_samples:
+            self.bank.append(x)
+        else:
+            self.stats.update(torch.from_numpy(x), labels)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.bank) or bool(self.stats.count)
+
+    def _bank(self) -> np.ndarray:
+        if self.keeps_samples:
+            return np.concatenate(self.bank)
+        rng = np.random.default_rng(self.params.seed)
+        draws = [rng.multivariate_normal(self.stats.mean[c], self.stats.covariance(c), self.params.per_class, method="eigh") for c in self.stats.classes]
+        return _normalised(np.concatenate(draws))
+
+    def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
+        from sklearn.neighbors import NearestNeighbors
+
+        bank = self._bank()
+        k = min(self.params.k, len(bank))
+        distances, _ = NearestNeighbors(n_neighbors=k).fit(bank).kneighbors(_normalised(features.detach().cpu().double().numpy()))
+        return -distances[:, k - 1]
+
+
+class MixtureParams(Params):
+    prototypes: int = Field(4, ge=1, le=64, description="prototypes per class (k-means on the class's normalised features at its step)")
+    seed: int = Field(0, ge=0, description="seed of k-means")
+
+
+@SCORERS.register("mixture")
+class PrototypeMixture(Scorer):
+    """``max_{c,m} cos(z, p_{c,m})``: the nearest of several prototypes per class, in the manner of
+    PALM (Lu et al., ICLR 2024), which learns a mixture of prototypes per class while training; here,
+    post hoc, the prototypes are the k-means centres of each class's normalised training features at
+    the step that gives the class (``prototypes`` per class, fewer when a class has fewer samples), and
+    only they are kept."""
+
+    Params = MixtureParams
+    needs_features = True
+
+    def __init__(self, params: MixtureParams):
+        super().__init__(params)
+        self.centres: list[np.ndarray] = []
+
+    def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        from sklearn.cluster import KMeans
+
+        x = _normalised(features.detach().cpu().double().numpy())
+        y = labels.detach().cpu().numpy()
+        for c in np.unique(y):
+            part = x[y == c]
+            m = min(self.params.prototypes, len(part))
+            centres = KMeans(n_clusters=m, n_init=3, random_state=self.params.seed).fit(part).cluster_centers_ if m > 1 else part.mean(0, keepdims=True)
+            self.centres.append(_normalised(centres))
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.centres)
+
+    def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
+        return (_normalised(features.detach().cpu().double().numpy()) @ np.concatenate(self.centres).T).max(axis=1)
