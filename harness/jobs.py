@@ -60,6 +60,7 @@ class Job:
     backbone: Entry | None = None
     archive_top_k: int = 5  # how much of each prediction predictions.npz keeps (0: none); not part of the id
     scorers: tuple[Entry, ...] = ()  # the board's open-set scorers (part of the id when there are some)
+    far: Entry | None = None  # far-unknown dataset (part of the id when there is one)
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the job's numbers; its hash is the job id."""
@@ -75,6 +76,8 @@ class Job:
             resolved["backbone"] = self.backbone.resolved()
         if self.scorers:  # likewise: boards without scorers keep their ids
             resolved["scorers"] = [s.resolved() for s in self.scorers]
+        if self.far is not None:
+            resolved["far"] = self.far.resolved()
         return resolved
 
     @property

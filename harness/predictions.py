@@ -11,7 +11,8 @@ Per step ``i`` the archive holds, for the test samples in dataset order:
 - ``step{i}/new_best_class``, ``step{i}/new_best_logit``: the best class outside step 0's classes
   (``-1`` when there is none), which the task-aware accuracy of new classes needs;
 - ``step{i}/train_size``: the number of training samples of the step;
-- ``step{i}/scorers`` and ``step{i}/scorer/<label>``: the board's open-set scorers and their scores.
+- ``step{i}/scorers`` and ``step{i}/scorer/<label>``: the board's open-set scorers and their scores;
+  ``step{i}/far_scorers`` and ``step{i}/far/<label>``: the scores on the far unknowns.
 
 and, once: ``test_y`` (scenario class ids, ``-1`` outside the order), ``test_index`` (the samples'
 positions in the dataset's test split) and ``plan`` (the scenario plan as JSON, without sample
@@ -68,7 +69,7 @@ class PredictionRecorder:
             "plan": np.array(plan_to_json(plan)),
         }
 
-    def add(self, step: int, train_size: int, prediction: Prediction, scorer_scores: dict[str, Any] | None = None) -> None:
+    def add(self, step: int, train_size: int, prediction: Prediction, scorer_scores: dict[str, Any] | None = None, far_scores: dict[str, Any] | None = None) -> None:
         logits = prediction.logits.detach().cpu()
         classes = prediction.classes.detach().cpu().numpy().astype(np.int64)
         top = torch.topk(logits, max(1, min(self.top_k, logits.shape[1])), dim=1)
@@ -95,6 +96,11 @@ class PredictionRecorder:
                 self.arrays[f"{prefix}scorer/{label}"] = np.asarray(score)
         if scorer_scores is not None:
             self.arrays[f"{prefix}scorers"] = np.array(list(scorer_scores))
+        for label, score in (far_scores or {}).items():
+            if score is not None:
+                self.arrays[f"{prefix}far/{label}"] = np.asarray(score)
+        if far_scores is not None:
+            self.arrays[f"{prefix}far_scorers"] = np.array(list(far_scores))
 
 
 def archive_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -145,12 +151,13 @@ def prediction_at(arrays: dict[str, np.ndarray], step: int, n: int) -> Predictio
     return Prediction(torch.from_numpy(logits), torch.from_numpy(classes), torch.from_numpy(arrays[p + "known_score"]))
 
 
-def scorer_scores_at(arrays: dict[str, np.ndarray], step: int) -> dict[str, np.ndarray | None] | None:
-    """The archived scores of the board's scorers at ``step`` (``None`` for one that had no features)."""
-    names = arrays.get(f"step{step}/scorers")
+def scorer_scores_at(arrays: dict[str, np.ndarray], step: int, where: str = "scorer") -> dict[str, np.ndarray | None] | None:
+    """The archived scores of the board's scorers at ``step`` on the test samples (``where="far"``: on
+    the far unknowns); ``None`` for a scorer that had no features."""
+    names = arrays.get(f"step{step}/{'scorers' if where == 'scorer' else 'far_scorers'}")
     if names is None:
         return None
-    return {str(name): arrays.get(f"step{step}/scorer/{name}") for name in names.tolist()}
+    return {str(name): arrays.get(f"step{step}/{where}/{name}") for name in names.tolist()}
 
 
 def rescored_metrics(arrays: dict[str, np.ndarray], where: Path | str = "") -> dict[str, Any]:
@@ -164,5 +171,5 @@ def rescored_metrics(arrays: dict[str, np.ndarray], where: Path | str = "") -> d
         prediction = prediction_at(arrays, step, len(test_y))
         if not np.array_equal(prediction.predicted_classes().numpy(), arrays[f"step{step}/predicted"]):
             raise ArchiveError(f"{where}: step {step}: the archived logits do not reproduce the archived predictions")
-        evaluator.update(step, int(arrays[f"step{step}/train_size"]), prediction, scorer_scores_at(arrays, step))
+        evaluator.update(step, int(arrays[f"step{step}/train_size"]), prediction, scorer_scores_at(arrays, step), scorer_scores_at(arrays, step, "far"))
     return evaluator.compute()

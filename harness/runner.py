@@ -95,6 +95,27 @@ def score_step(scorers: dict, strategy, labeled: bool, train_x, train_y, test_x,
     return out
 
 
+def far_inputs(job: Job, strategy_cls) -> torch.Tensor:
+    """The far-unknown dataset's test inputs, prepared as the job's own (the same backbone and cache)."""
+    from types import SimpleNamespace
+
+    far = load_dataset(job.far.name, job.far.params)
+    if strategy_cls.encodes_own_inputs(job.strategy.params):
+        return strategy_cls.prepare_inputs(job.strategy.params, far)[1]
+    return job_inputs(SimpleNamespace(backbone=job.backbone, dataset=job.far, device=job.device), far)[1]
+
+
+def far_scores(scorers: dict, strategy, far_x: torch.Tensor) -> dict[str, Any]:
+    """The strategy's own score (``default``) and every scorer's on the far-unknown samples."""
+    prediction = predict_in_batches(strategy, far_x)
+    features = embed_in_batches(strategy, far_x) if any(s.needs_features for s in scorers.values()) else None
+    out: dict[str, Any] = {"default": prediction.known_score.detach().cpu().numpy()}
+    for label, scorer in scorers.items():
+        ready = not scorer.needs_features or (features is not None and scorer.fitted)
+        out[label] = scorer.score(prediction, features) if ready else None
+    return out
+
+
 def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     """Run the job in memory and return its record (resolved config, per-step metrics, summary)."""
     load_builtins()
@@ -117,6 +138,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     evaluator = StepEvaluator(plan, test_y)
     recorder = PredictionRecorder(plan, test_y, job.archive_top_k) if job.archive_top_k else None
     scorers = {s.label: SCORERS.get(s.name)(s.params) for s in job.scorers}
+    far_x = far_inputs(job, strategy_cls).to(device) if job.far is not None else None
     meter = CostMeter(device)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
@@ -128,13 +150,14 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         problem = prediction_problem(prediction, len(test_x), plan, i)
         if problem:
             raise InvalidPrediction(f"strategy {job.strategy.label!r} at step {i}: {problem}")
-        score_started = time.perf_counter()
+        score_started = time.perf_counter()  # the scorers' time, and that of the far unknowns
         scores = score_step(scorers, strategy, plan.steps[i].labeled, train_x[idx].to(device), train_y[idx], test_x, prediction) if scorers else None
+        far = far_scores(scorers, strategy, far_x) if far_x is not None else None
         score_s = time.perf_counter() - score_started
-        evaluator.update(i, len(idx), prediction, scores)
-        meter.step(eval_started - learn_started, time.perf_counter() - eval_started - score_s, len(idx), score_s if scorers else None)
+        evaluator.update(i, len(idx), prediction, scores, far)
+        meter.step(eval_started - learn_started, time.perf_counter() - eval_started - score_s, len(idx), score_s if scorers or far else None)
         if recorder is not None:
-            recorder.add(i, len(idx), prediction, scores)
+            recorder.add(i, len(idx), prediction, scores, far)
 
     record = {
         "job_id": job.id,

@@ -68,6 +68,7 @@ class StepEvidence:
     is_seen: np.ndarray  # test samples of classes introduced up to this step
     train_size: int
     scorer_scores: dict[str, np.ndarray | None] | None = None  # the board's open-set scorers (None: a scorer without features)
+    far_scores: dict[str, np.ndarray | None] | None = None  # the same scores (and "default") on the far-unknown samples
 
 
 class Metric:

@@ -111,6 +111,7 @@ class BoardConfig:
     claims: tuple[dict[str, Any], ...] = ()
     archive_top_k: int = 5
     scorers: tuple[Entry, ...] = ()
+    far: Entry | None = None  # a dataset whose test samples are unknown at every step (far unknowns)
 
     @property
     def board_dir(self) -> Path:
@@ -260,9 +261,9 @@ def _parse_scorers(open_set: dict[str, Any] | None) -> list[Entry]:
     """The scorers of ``open_set: {scorers: [...]}``, each a name or a mapping with name, label and parameters."""
     if open_set is None:
         return []
-    unknown = sorted(set(open_set) - {"scorers"})
+    unknown = sorted(set(open_set) - {"scorers", "far"})
     if unknown:
-        raise ConfigError(f"open_set.{unknown[0]}", "unknown key; valid keys: scorers")
+        raise ConfigError(f"open_set.{unknown[0]}", "unknown key; valid keys: scorers, far")
     raw = open_set.get("scorers", [])
     if not isinstance(raw, list):
         raise ConfigError("open_set.scorers", f"must be a list of scorer names or mappings; got {type(raw).__name__}")
@@ -334,9 +335,25 @@ def parse_config(
         claims=tuple(parse_claims(board.claims, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         archive_top_k=board.archive_top_k,
         scorers=tuple(_parse_scorers(board.open_set)),
+        far=None if not (board.open_set or {}).get("far") else _parse_entry(board.open_set["far"], "open_set.far", "name", DATASETS, reserved=()),
     )
     _check_against_data(config)
     return config
+
+
+def _check_far(config: BoardConfig, data) -> None:
+    """The far-unknown dataset must load and give inputs the board's strategies can take: the same
+    modality, and without a backbone the same shape per sample."""
+    from harness.datasets.loading import load_dataset
+
+    try:
+        far = load_dataset(config.far.name, config.far.params)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the user's to fix
+        raise ConfigError("open_set.far", f"cannot load {config.far.name!r}: {exc}") from None
+    if far.modality != data.modality:
+        raise ConfigError("open_set.far", f"{config.far.name!r} holds {far.modality} inputs, the board's dataset {data.modality}; choose a dataset of the same kind")
+    if config.backbone is None and data.modality == "tensor" and tuple(far.test_x.shape[1:]) != tuple(data.test_x.shape[1:]):
+        raise ConfigError("open_set.far", f"{config.far.name!r} gives inputs of shape {tuple(far.test_x.shape[1:])}, the board's dataset {tuple(data.test_x.shape[1:])}; they must match")
 
 
 def _check_against_data(config: BoardConfig) -> None:
@@ -352,6 +369,8 @@ def _check_against_data(config: BoardConfig) -> None:
         not STRATEGIES.get(s.name).encodes_own_inputs(s.params) for s in config.strategies
     )
     check_backbone(config.backbone, data, needs_features)
+    if config.far is not None:
+        _check_far(config, data)
     if config.backbone is not None and needs_features:
         from harness.backbones.feature_cache import FeatureCache
 

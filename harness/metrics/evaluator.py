@@ -58,7 +58,10 @@ class StepEvaluator:
         self.metrics = [cls.for_plan(plan) for cls in registered_metrics() if cls.applies(plan)]
         self.train_sizes: list[int] = []
 
-    def update(self, step: int, train_size: int, prediction: Prediction, scorer_scores: dict[str, np.ndarray | None] | None = None) -> None:
+    def update(
+        self, step: int, train_size: int, prediction: Prediction, scorer_scores: dict[str, np.ndarray | None] | None = None,
+        far_scores: dict[str, np.ndarray | None] | None = None,
+    ) -> None:
         evidence = StepEvidence(
             step=step,
             plan=self.plan,
@@ -69,6 +72,7 @@ class StepEvaluator:
             is_seen=np.isin(self.test_y, self.plan.seen_after(step)),
             train_size=train_size,
             scorer_scores=scorer_scores,
+            far_scores=far_scores,
         )
         for metric in self.metrics:
             metric.observe(evidence)

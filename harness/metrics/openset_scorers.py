@@ -5,6 +5,10 @@ Positives are the test samples of classes seen so far, negatives those of classe
 yet, as in :mod:`harness.metrics.openset`; AUPR-Out is the average precision with the unknown samples
 as positives and the negated score.  Kept in ``metrics.json`` under ``scorers``
 (``{scorer: {"auroc": [per step], ...}}``); reported in ``scorers.csv``.
+
+With ``open_set: {far: DATASET}`` the same four measures are computed a second time against far
+unknowns, the test samples of another dataset (``auroc_far``, ...): near unknowns are the board's
+unseen classes, far ones a dataset the strategy is never shown.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from harness.api.registry import METRICS
 from harness.metrics.openset import aupr, auroc, fpr_at_tpr
 
 MEASURES = ("auroc", "fpr95", "aupr_in", "aupr_out")
+FAR_MEASURES = tuple(f"{m}_far" for m in MEASURES)
 
 
 def detection(known: np.ndarray, unknown: np.ndarray) -> dict[str, float | None]:
@@ -42,18 +47,23 @@ class OpenSetScorers(Metric):
 
     def observe(self, evidence: StepEvidence) -> None:
         scores = {"default": evidence.known_score, **(evidence.scorer_scores or {})}
-        self.used = self.used or bool(evidence.scorer_scores)
+        far = evidence.far_scores
+        self.used = self.used or bool(evidence.scorer_scores) or far is not None
         row = {}
         for name, score in scores.items():
             if score is None:  # a scorer the strategy cannot feed (no features): recorded as missing
-                row[name] = dict.fromkeys(MEASURES)
+                row[name] = dict.fromkeys(MEASURES + (FAR_MEASURES if far is not None else ()))
                 continue
             score = np.asarray(score, dtype=np.float64)
             row[name] = detection(score[evidence.is_seen], score[~evidence.is_seen])
+            if far is not None:  # known: the seen classes' test samples; unknown: every far sample
+                far_score = far.get(name)
+                far_row = detection(score[evidence.is_seen], np.asarray(far_score, dtype=np.float64)) if far_score is not None else dict.fromkeys(MEASURES)
+                row[name].update({f"{m}_far": v for m, v in far_row.items()})
         self.steps.append(row)
 
     def compute(self) -> dict[str, Any]:
         if not self.used:
             return {"summary": {}, "scorers": None}  # no scorer on this board: nothing beyond the open-set metric
         names = list(self.steps[0])
-        return {"summary": {}, "scorers": {n: {m: [step[n][m] for step in self.steps] for m in MEASURES} for n in names}}
+        return {"summary": {}, "scorers": {n: {m: [step[n].get(m) for step in self.steps] for m in self.steps[0][n]} for n in names}}

@@ -12,7 +12,7 @@ import pandas as pd
 from harness.report.ranks import primary_metric
 from harness.report.tables import mean_std
 
-MEASURES = ("auroc", "fpr95", "aupr_in", "aupr_out")
+MEASURES = ("auroc", "fpr95", "aupr_in", "aupr_out", "auroc_far", "fpr95_far", "aupr_in_far", "aupr_out_far")
 
 
 def _step_mean(values: list[float | None]) -> float | None:
@@ -33,7 +33,9 @@ def scorer_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         for m in MEASURES:
             row[f"{m}_mean"], row[f"{m}_std"] = mean_std([s[m] for s in seeds])
         rows.append(row)
-    return pd.DataFrame(rows, columns=["scenario", "strategy", "scorer", "seeds", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std"))])
+    table = pd.DataFrame(rows, columns=["scenario", "strategy", "scorer", "seeds", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std"))])
+    far = [c for c in table.columns if "_far_" in c]
+    return table.drop(columns=far) if far and table[far].isna().all().all() else table  # far columns only with far unknowns
 
 
 def scorer_correlation(records: list[dict[str, Any]], table: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +67,10 @@ def scorers_markdown(table: pd.DataFrame, correlation: pd.DataFrame) -> str:
     then FPR@95 the same way; then the rank correlations."""
     scorers = list(dict.fromkeys(table["scorer"]))
     lines = []
-    for measure, title in (("auroc", "Open-set AUROC per scorer"), ("fpr95", "FPR@95 per scorer (lower is better)")):
+    views = [("auroc", "Open-set AUROC per scorer, near unknowns (the unseen classes)"), ("fpr95", "FPR@95 per scorer, near unknowns (lower is better)")]
+    if "auroc_far_mean" in table.columns:
+        views += [("auroc_far", "Open-set AUROC per scorer, far unknowns (another dataset)"), ("fpr95_far", "FPR@95 per scorer, far unknowns (lower is better)")]
+    for measure, title in views:
         lines += ["", f"{title} (%, mean over steps; mean ± std over seeds; scorers.csv):", "", "| scenario | strategy | " + " | ".join(scorers) + " |", "|" + "---|" * (2 + len(scorers))]
         for (scenario, strategy), group in table.groupby(["scenario", "strategy"], sort=False):
             cells = []

@@ -211,3 +211,33 @@ def test_scorer_entries_are_checked(tmp_path, capsys):
         capsys.readouterr()
         assert main(["run", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 2
         assert needle in capsys.readouterr().err
+
+
+def test_far_unknowns_from_another_dataset_are_reported_apart(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(size=(60, 1, 8, 8)).astype(np.float32)  # far unknowns: noise images of the digits' shape
+    np.savez(tmp_path / "noise.npz", x=noise, y=np.repeat(np.arange(3), 20))
+    board = {**BOARD, "scenarios": BOARD["scenarios"][:1], "strategies": ["nmc"], "seeds": [0, 1],
+             "open_set": {"scorers": ["msp", "mahalanobis"], "far": {"name": "arrays", "train": str(tmp_path / "noise.npz")}}}
+    config = tmp_path / "board.yaml"
+    config.write_text(yaml.safe_dump(board))
+    assert main(["run", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 0
+    folder = tmp_path / "out" / "scored"
+    table = pd.read_csv(folder / "scorers.csv").set_index("scorer")
+    assert {"auroc_far_mean", "fpr95_far_mean", "aupr_in_far_mean", "aupr_out_far_mean"} <= set(table.columns)
+    assert table.loc["mahalanobis", "auroc_far_mean"] > 0.95  # noise is far from every digit class
+    metrics = json.loads(next(folder.glob("*/metrics.json")).read_text())
+    assert len(metrics["scorers"]["default"]["auroc_far"]) == len(metrics["steps"])
+    assert all(v is not None for v in metrics["scorers"]["msp"]["auroc_far"])  # far unknowns exist at every step, the last included
+    assert "far unknowns" in (folder / "leaderboard.md").read_text()
+    before = sorted((p.name, p.read_bytes()) for p in folder.glob("*/metrics.json"))
+    assert main(["rescore", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 0
+    assert sorted((p.name, p.read_bytes()) for p in folder.glob("*/metrics.json")) == before
+
+    np.savez(tmp_path / "flat.npz", x=noise.reshape(60, -1), y=np.repeat(np.arange(3), 20))
+    board["open_set"]["far"]["train"] = str(tmp_path / "flat.npz")
+    config.write_text(yaml.safe_dump(board))
+    capsys.readouterr()
+    assert main(["run", str(config), "--output", str(tmp_path / "out2"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "open_set.far" in err and "(64,)" in err and "(1, 8, 8)" in err
