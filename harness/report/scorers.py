@@ -38,10 +38,31 @@ def scorer_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return table.drop(columns=far) if far and table[far].isna().all().all() else table  # far columns only with far unknowns
 
 
+EXACT_UP_TO = 8  # strategies: up to 8! = 40,320 orderings, the p-value is exact
+
+
+def spearman(x: list[float], y: list[float]) -> tuple[float | None, float | None]:
+    """Spearman's ρ (``scipy.stats.spearmanr``) and its two-sided p-value, exact over every ordering of
+    ``y`` for a few strategies (the t approximation scipy uses is far off there: three strategies in
+    perfect order give p = 0 by it, 1/3 exactly), ``scipy.stats.permutation_test`` beyond."""
+    import itertools
+
+    from scipy.stats import permutation_test, spearmanr
+
+    rho = spearmanr(x, y).statistic
+    if np.isnan(rho):
+        return None, None
+    if len(x) <= EXACT_UP_TO:
+        permuted = [spearmanr(x, list(p)).statistic for p in itertools.permutations(y)]
+        p_value = float(np.mean([abs(r) >= abs(rho) - 1e-12 for r in permuted]))
+    else:
+        p_value = float(permutation_test((y,), lambda v: spearmanr(x, v).statistic, permutation_type="pairings", n_resamples=9999, random_state=0).pvalue)
+    return float(rho), p_value
+
+
 def scorer_correlation(records: list[dict[str, Any]], table: pd.DataFrame) -> pd.DataFrame:
-    """Per scenario and scorer: Spearman's ρ (``scipy.stats.spearmanr``) across strategies between the
-    scenario's primary metric and the scorer's AUROC (means over seeds); 3 strategies at least."""
-    from scipy.stats import spearmanr
+    """Per scenario and scorer: Spearman's ρ across strategies between the scenario's primary metric
+    and the scorer's AUROC (means over seeds), with its p-value (:func:`spearman`); 3 strategies at least."""
 
     rows = []
     for scenario in dict.fromkeys(table["scenario"]):
@@ -56,9 +77,8 @@ def scorer_correlation(records: list[dict[str, Any]], table: pd.DataFrame) -> pd
         for scorer in dict.fromkeys(table[table["scenario"] == scenario]["scorer"]):
             mine = table[(table["scenario"] == scenario) & (table["scorer"] == scorer)]
             pairs = [(accuracy.get(s), a) for s, a in zip(mine["strategy"], mine["auroc_mean"]) if accuracy.get(s) is not None and pd.notna(a)]
-            rho, p = (spearmanr(*zip(*pairs)) if len(pairs) >= 3 else (None, None))
-            rows.append({"scenario": scenario, "scorer": scorer, "metric": metric[0], "strategies": len(pairs),
-                         "spearman_rho": None if rho is None or np.isnan(rho) else float(rho), "p_value": None if p is None or np.isnan(p) else float(p)})
+            rho, p = spearman([a for a, _ in pairs], [b for _, b in pairs]) if len(pairs) >= 3 else (None, None)
+            rows.append({"scenario": scenario, "scorer": scorer, "metric": metric[0], "strategies": len(pairs), "spearman_rho": rho, "p_value": p})
     return pd.DataFrame(rows, columns=["scenario", "scorer", "metric", "strategies", "spearman_rho", "p_value"])
 
 
@@ -84,5 +104,6 @@ def scorers_markdown(table: pd.DataFrame, correlation: pd.DataFrame) -> str:
     if len(shown):
         lines += ["", "Rank correlation across strategies between the primary metric and each scorer's AUROC (Spearman; scorer_correlation.csv):", ""]
         for row in shown.itertuples():
-            lines.append(f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (p = {row.p_value:.2f})")
+            lines.append(f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (exact p = {row.p_value:.2f})" if row.strategies <= EXACT_UP_TO
+                         else f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (permutation p = {row.p_value:.3f})")
     return "\n".join(lines) + "\n"

@@ -241,3 +241,11 @@ def test_far_unknowns_from_another_dataset_are_reported_apart(tmp_path, capsys):
     assert main(["run", str(config), "--output", str(tmp_path / "out2"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "open_set.far" in err and "(64,)" in err and "(1, 8, 8)" in err
+
+
+def test_spearman_p_value_is_exact_for_a_few_strategies():
+    from harness.report.scorers import spearman
+
+    assert spearman([1, 2, 3], [10, 20, 30]) == (1.0, pytest.approx(2 / 6))  # 2 of the 6 orderings reach |ρ| = 1
+    rho, p = spearman([1, 2, 3, 4], [1, 3, 2, 4])
+    assert rho == pytest.approx(0.8) and p == pytest.approx(8 / 24)  # |ρ| ≥ 0.8: 4 orderings each way
