@@ -22,12 +22,19 @@ class MahalanobisParams(Params):
 
 
 def squared_distances(x: np.ndarray, means: np.ndarray, precisions: list[np.ndarray]) -> np.ndarray:
-    """N × C squared Mahalanobis distances; one precision matrix for all classes, or one per class."""
+    """N × C squared Mahalanobis distances; one precision matrix for all classes, or one per class.
+
+    With one matrix ``P``: ``xᵀPx − 2 xᵀPμ_c + μ_cᵀPμ_c`` (one N×D×D product for all classes);
+    with one per class, ``((x − μ_c) P_c) · (x − μ_c)`` per class, as matrix products."""
+    if len(precisions) == 1:
+        p = precisions[0]
+        xp = x @ p
+        out = (xp * x).sum(1)[:, None] - 2 * xp @ means.T + np.einsum("cd,de,ce->c", means, p, means)[None, :]
+        return np.maximum(out, 0.0)  # rounding can take a zero distance below 0
     out = np.empty((len(x), len(means)))
-    for c, mean in enumerate(means):
-        p = precisions[0] if len(precisions) == 1 else precisions[c]
+    for c, (mean, p) in enumerate(zip(means, precisions)):
         d = x - mean
-        out[:, c] = np.einsum("nd,de,ne->n", d, p, d)
+        out[:, c] = ((d @ p) * d).sum(1)
     return out
 
 
@@ -38,9 +45,12 @@ class _Gaussian(Scorer):
     def __init__(self, params: MahalanobisParams):
         super().__init__(params)
         self.stats = ClassStatistics(full=True)
+        self._precisions: dict[int, np.ndarray] = {}  # per class, kept until the class is observed again
 
     def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         self.stats.update(features, labels)
+        for c in np.unique(labels.cpu().numpy()):
+            self._precisions.pop(int(c), None)
 
     @property
     def fitted(self) -> bool:
@@ -51,7 +61,10 @@ class _Gaussian(Scorer):
         if self.params.covariance == "tied":
             precisions = [precision(shrunk(s.tied_covariance(), alpha))]
         else:
-            precisions = [precision(shrunk(s.covariance(c), alpha)) for c in s.classes]
+            for c in s.classes:
+                if c not in self._precisions:
+                    self._precisions[c] = precision(shrunk(s.covariance(c), alpha))
+            precisions = [self._precisions[c] for c in s.classes]
         return squared_distances(x, s.means(), precisions)
 
 
