@@ -24,7 +24,7 @@ from harness.report.claims import claim_rows, claims_markdown
 from harness.report.cost import cost_html, cost_markdown, cost_plot, cost_table
 from harness.report.comparisons import comparisons, table_marks
 from harness.report.scenario_cards import scenario_cards
-from harness.report.scorers import scorer_correlation, scorer_table, scorers_markdown
+from harness.report.scorers import scorer_correlation, scorer_curves_plot, scorer_table, scorers_markdown
 from harness.report.ranks import rank_blocks, rank_plot, rank_table
 from harness.report.training_curves import training_plot
 from harness.report.markdown import markdown_table
@@ -48,7 +48,7 @@ def output_files() -> list[str]:
     """The names of every file :func:`write_report` may write into a board folder."""
     from harness.report.columns import step_curves
 
-    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png", "scenarios.md", "scorers.csv", "scorer_correlation.csv"]
+    names = ["leaderboard.csv", "steps.csv", "comparisons.csv", "ranks.csv", "ranks.png", "training.png", "claims.csv", "claims.md", "skipped.csv", "leaderboard.md", "leaderboard.html", "forgetting.png", "reproduction.md", "reproduction.csv", "accuracy_matrix.png", "cost.csv", "cost.png", "scenarios.md", "scorers.csv", "scorer_correlation.csv", "scorers.png"]
     return names + [f"{curve.stem}.png" for curve in step_curves()]
 
 
@@ -104,6 +104,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
         ("ranks", "Average ranks and critical difference", rank_plot(ranks, blocks[3])),
         ("training", "Training curves", training_plot(records)),
         ("cost", "Primary metric against cost per job, with the Pareto front", cost_plot(records)),
+        ("scorers", "Open-set AUROC against step per scorer", scorer_curves_plot(records)),
     ):
         if png is None:
             (board_dir / f"{stem}.png").unlink(missing_ok=True)

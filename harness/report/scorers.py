@@ -4,6 +4,7 @@ board), from the ``scorers`` block of each job's ``metrics.json`` (:mod:`harness
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -107,3 +108,46 @@ def scorers_markdown(table: pd.DataFrame, correlation: pd.DataFrame) -> str:
             lines.append(f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (exact p = {row.p_value:.2f})" if row.strategies <= EXACT_UP_TO
                          else f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (permutation p = {row.p_value:.3f})")
     return "\n".join(lines) + "\n"
+
+
+def scorer_curves_plot(records: list[dict[str, Any]]) -> bytes | None:
+    """PNG: near-unknown AUROC against step, one panel per scenario × strategy, one line per scorer
+    (mean over seeds; steps without unseen classes are gaps)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from harness.report.plots import _png, _pyplot
+
+    panels: dict[tuple[str, str], dict[str, list[list[float]]]] = {}
+    for r in records:
+        for scorer, measures in (r["metrics"].get("scorers") or {}).items():
+            curve = [np.nan if v is None else v * 100 for v in measures.get("auroc", [])]
+            panels.setdefault((r["scenario"], r["strategy"]), {}).setdefault(scorer, []).append(curve)
+    if not panels:
+        return None
+    plt = _pyplot()
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows + 0.4), squeeze=False)
+    for ax, ((scenario, strategy), curves) in zip(axes.flat, panels.items()):
+        for scorer, seeds in curves.items():
+            if len({len(c) for c in seeds}) != 1:
+                continue
+            values = np.array(seeds, dtype=float)
+            with warnings.catch_warnings():  # a step without unseen classes is missing in every seed: a gap
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = None if np.isnan(values).all() else np.nanmean(values, axis=0)
+            if mean is not None:
+                ax.plot(np.arange(len(mean)), mean, marker="o", markersize=3, label=scorer, linestyle="--" if scorer == "default" else "-")
+        ax.set_title(f"{scenario} / {strategy}", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("step")
+        ax.set_ylabel("AUROC, near unknowns (%)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
+    fig.suptitle("Open-set AUROC against step per scorer (mean over seeds)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _png(fig)
