@@ -59,8 +59,13 @@ def main() -> int:
             for top_k in (5, 0) if r % 2 == 0 else (0, 5):
                 times[top_k].append(run(args.board, root / f"k{top_k}-{r}", top_k, args.overrides))
         name = json.loads(next((root / "k5-0").glob("*/board.json")).read_text())["board"]
-        same = all((root / f"k{k}-{r}" / name / "leaderboard.csv").read_bytes() == (root / "k5-0" / name / "leaderboard.csv").read_bytes()
-                   for k in (5, 0) for r in range(args.repeats))
+        reference = (root / "k5-0" / name / "leaderboard.csv").read_text().splitlines()
+        differing = []
+        for k in (5, 0):
+            for r in range(args.repeats):
+                lines = (root / f"k{k}-{r}" / name / "leaderboard.csv").read_text().splitlines()
+                differing += [f"k{k}-{r} row {i}: {a[:80]} | {b[:80]}" for i, (a, b) in enumerate(zip(reference, lines)) if a != b]
+        same = not differing
         total, per_thousand = archive_density(root / "k5-0" / name)
     with_archive, without = statistics.median(times[5]), statistics.median(times[0])
     print(f"board {args.board}: {args.repeats} runs each, alternating")
@@ -69,6 +74,8 @@ def main() -> int:
     print(f"ratio with/without archives: {with_archive / without:.3f}")
     print(f"archives: {total / 1e6:.2f} MB in all, {per_thousand / 1e3:.1f} kB per 1,000 test samples per step")
     print(f"identical leaderboard.csv in every run: {same}")
+    for line in differing[:10]:
+        print(f"  differs: {line}")
     return 0
 
 
