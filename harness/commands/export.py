@@ -9,12 +9,10 @@ fingerprint, package versions and cost.  Default folder: ``<board folder>/export
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 
-from harness.api.errors import ConfigError
 
 FORMAT = "owlbench-row/1"
 
@@ -31,20 +29,15 @@ def _clean(value):
 
 
 def cmd_export(config_path: str, output: str | None = None, to: str | None = None) -> int:
-    from harness.config import load_config
+    from harness.commands.boards import ran_board
     from harness.io import atomic_write_json
-    from harness.jobs import MANIFEST, read_config, read_manifest
+    from harness.jobs import read_config, read_manifest
     from harness.report.tables import leaderboard_table, load_records
 
-    try:
-        config = load_config(config_path, output=output)
-    except ConfigError as exc:
-        print(f"error: {config_path}: {exc}", file=sys.stderr)
+    config = ran_board(config_path, output)
+    if config is None:
         return 2
     board_dir = config.board_dir
-    if not (board_dir / MANIFEST).is_file():
-        print(f"error: {config_path}: output: {board_dir} holds no {MANIFEST}; run 'owlbench run {config_path}' first", file=sys.stderr)
-        return 2
     target = Path(to) if to else board_dir / "export"
     if target.exists() and not target.is_dir():
         print(f"error: --to: {str(target)!r} is a file, not a folder; choose another", file=sys.stderr)

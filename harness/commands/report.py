@@ -7,26 +7,17 @@ folders from another machine, after an interrupted run, or after upgrading owlbe
 
 from __future__ import annotations
 
-import sys
-
-from harness.api.errors import ConfigError
 
 
 def cmd_report(config_path: str, output: str | None = None, quiet: bool = False) -> int:
-    from harness.config import load_config
-    from harness.jobs import MANIFEST
+    from harness.commands.boards import ran_board
     from harness.report import write_report
     from harness.report.terminal import terminal_table
 
-    try:
-        config = load_config(config_path, output=output)
-    except ConfigError as exc:
-        print(f"error: {config_path}: {exc}", file=sys.stderr)
+    config = ran_board(config_path, output)
+    if config is None:
         return 2
     board_dir = config.board_dir
-    if not (board_dir / MANIFEST).is_file():
-        print(f"error: {config_path}: output: {board_dir} holds no {MANIFEST}; run 'owlbench run {config_path}' first", file=sys.stderr)
-        return 2
     table, _ = write_report(board_dir)
     if not quiet:
         print(terminal_table(table, config.name))

@@ -12,29 +12,22 @@ from __future__ import annotations
 import json
 import sys
 
-from harness.api.errors import ConfigError
-
 
 def cmd_rescore(config_path: str, output: str | None = None, quiet: bool = False) -> int:
     from tqdm.auto import tqdm
 
     from harness.commands.run import _board_lock
-    from harness.config import load_config
+    from harness.commands.boards import ran_board
     from harness.io import atomic_write_json, atomic_write_text
-    from harness.jobs import MANIFEST, is_done, read_manifest, steps_csv
+    from harness.jobs import is_done, read_manifest, steps_csv
     from harness.predictions import ARCHIVE, ArchiveError, read_archive, rescored_metrics
     from harness.report import write_report
     from harness.report.terminal import terminal_table
 
-    try:
-        config = load_config(config_path, output=output)
-    except ConfigError as exc:
-        print(f"error: {config_path}: {exc}", file=sys.stderr)
+    config = ran_board(config_path, output)
+    if config is None:
         return 2
     board_dir = config.board_dir
-    if not (board_dir / MANIFEST).is_file():
-        print(f"error: {config_path}: output: {board_dir} holds no {MANIFEST}; run 'owlbench run {config_path}' first", file=sys.stderr)
-        return 2
     problems = []
     with _board_lock(board_dir):
         done = [j["id"] for j in read_manifest(board_dir)["jobs"] if is_done(board_dir, j["id"])]

@@ -14,8 +14,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from harness.api.errors import ConfigError
-
 
 def _short(sha: str | None) -> str:
     return sha[:12] if isinstance(sha, str) else "none"
@@ -34,21 +32,16 @@ def _config_differences(recorded: dict, current: dict, prefix: str = "") -> list
 
 def cmd_verify(config_path: str, output: str | None = None) -> int:
     from harness.api.registry import DATASETS, SCENARIOS
-    from harness.config import load_config
-    from harness.jobs import MANIFEST, code_fingerprint, is_done, read_config, read_manifest, stale_reason
+    from harness.commands.boards import ran_board
+    from harness.jobs import code_fingerprint, is_done, read_config, read_manifest, stale_reason
     from harness.provenance import config_sha256, dataset_sha256, file_sha256, plan_sha256, split_file_hashes
     from harness.report.tables import leaderboard_table, load_records, to_csv
     from harness.sweep import expand
 
-    try:
-        config = load_config(config_path, output=output)
-    except ConfigError as exc:
-        print(f"error: {config_path}: {exc}", file=sys.stderr)
+    config = ran_board(config_path, output)
+    if config is None:
         return 2
     board_dir = config.board_dir
-    if not (board_dir / MANIFEST).is_file():
-        print(f"error: {config_path}: output: {board_dir} holds no {MANIFEST}; run 'owlbench run {config_path}' first", file=sys.stderr)
-        return 2
     manifest = read_manifest(board_dir)
     problems: dict[str, list[str]] = defaultdict(list)  # one line each, with the jobs it touches
 

@@ -1,10 +1,8 @@
 """Image datasets kept as files: layouts read from a small folder made here, features via a backbone."""
 
-import numpy as np
 import pytest
 import torch
 
-from harness.api.dataset import ImageFiles
 from harness.datasets.image_folders import CUB200, FolderParams, ImageFolder, MiniImageNet
 from harness.backbones.images import load_image_file
 

@@ -1,7 +1,6 @@
 """WordNet records, the depth-6 labelling rule, and the packaged data (when installed)."""
 
 import numpy as np
-import pytest
 
 from harness.datasets.wordnet import Synset, ancestor_at_depth, cap_and_split, parse_line
 from tests.sources import needs_wordnet

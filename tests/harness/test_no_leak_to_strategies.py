@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from harness.config import parse_config
-from harness.datasets.loading import load_dataset
 from harness.api.experience import Experience, Prediction
 from harness.api.registry import SCENARIOS, STRATEGIES
 from harness.runner import execute, remap

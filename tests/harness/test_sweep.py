@@ -4,7 +4,6 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from harness.cli import main
