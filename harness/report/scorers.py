@@ -50,7 +50,9 @@ def spearman(x: list[float], y: list[float]) -> tuple[float | None, float | None
 
     from scipy.stats import permutation_test, spearmanr
 
-    rho = spearmanr(x, y).statistic
+    with warnings.catch_warnings():  # constant input (every strategy equal): ρ is undefined, reported as missing
+        warnings.simplefilter("ignore")
+        rho = spearmanr(x, y).statistic
     if np.isnan(rho):
         return None, None
     if len(x) <= EXACT_UP_TO:
