@@ -91,14 +91,12 @@ class PredictionRecorder:
             prefix + "new_best_logit": np.asarray(new_logit),
             prefix + "train_size": np.array(train_size, dtype=np.int64),
         })
-        for label, score in (scorer_scores or {}).items():  # a missing score (no features) is left out
-            if score is not None:
-                self.arrays[f"{prefix}scorer/{label}"] = np.asarray(score)
+        for label, score in (scorer_scores or {}).items():  # a scorer that could not score keeps its reason
+            self.arrays[f"{prefix}scorer/{label}"] = np.array(score) if isinstance(score, str) else np.asarray(score)
         if scorer_scores is not None:
             self.arrays[f"{prefix}scorers"] = np.array(list(scorer_scores))
         for label, score in (far_scores or {}).items():
-            if score is not None:
-                self.arrays[f"{prefix}far/{label}"] = np.asarray(score)
+            self.arrays[f"{prefix}far/{label}"] = np.array(score) if isinstance(score, str) else np.asarray(score)
         if far_scores is not None:
             self.arrays[f"{prefix}far_scorers"] = np.array(list(far_scores))
 
@@ -157,7 +155,11 @@ def scorer_scores_at(arrays: dict[str, np.ndarray], step: int, where: str = "sco
     names = arrays.get(f"step{step}/{'scorers' if where == 'scorer' else 'far_scorers'}")
     if names is None:
         return None
-    return {str(name): arrays.get(f"step{step}/{where}/{name}") for name in names.tolist()}
+    out: dict[str, np.ndarray | str | None] = {}
+    for name in names.tolist():
+        value = arrays.get(f"step{step}/{where}/{name}")
+        out[str(name)] = str(value) if value is not None and value.dtype.kind == "U" else value  # a reason, or the scores
+    return out
 
 
 def rescored_metrics(arrays: dict[str, np.ndarray], where: Path | str = "") -> dict[str, Any]:

@@ -78,8 +78,8 @@ def embed_in_batches(strategy, inputs: torch.Tensor) -> torch.Tensor | None:
 
 def score_step(scorers: dict, strategy, labeled: bool, train_x, train_y, test_x, prediction: Prediction) -> dict[str, Any]:
     """The board's scorers after one step: they first observe the step's training features and labels
-    (labeled steps only: what the strategy was given), then score the test samples; a scorer that needs
-    features the strategy does not give scores ``None``."""
+    (labeled steps only: what the strategy was given), then score the test samples; a scorer that
+    cannot score gives the reason instead (a string)."""
     needs = any(s.needs_features for s in scorers.values())
     if labeled and needs:
         features = embed_in_batches(strategy, train_x)
@@ -88,11 +88,20 @@ def score_step(scorers: dict, strategy, labeled: bool, train_x, train_y, test_x,
                 if scorer.needs_features:
                     scorer.observe(features, train_y.cpu())
     test_features = embed_in_batches(strategy, test_x) if needs else None
-    out = {}
-    for label, scorer in scorers.items():
-        ready = not scorer.needs_features or (test_features is not None and scorer.fitted)
-        out[label] = scorer.score(prediction, test_features) if ready else None
-    return out
+    return {label: _score_or_reason(scorer, prediction, test_features) for label, scorer in scorers.items()}
+
+
+NO_FEATURES = "skipped: the strategy gives no features (its embed returns None)"
+NOT_FITTED = "skipped: no labeled step has given it class statistics yet"
+
+
+def _score_or_reason(scorer, prediction: Prediction, features) -> Any:
+    """The scorer's scores, or why it cannot score (the metrics record the reason, the report shows it)."""
+    if scorer.needs_features and features is None:
+        return NO_FEATURES
+    if scorer.needs_features and not scorer.fitted:
+        return NOT_FITTED
+    return scorer.score(prediction, features)
 
 
 def far_inputs(job: Job, strategy_cls) -> torch.Tensor:
@@ -110,9 +119,7 @@ def far_scores(scorers: dict, strategy, far_x: torch.Tensor) -> dict[str, Any]:
     prediction = predict_in_batches(strategy, far_x)
     features = embed_in_batches(strategy, far_x) if any(s.needs_features for s in scorers.values()) else None
     out: dict[str, Any] = {"default": prediction.known_score.detach().cpu().numpy()}
-    for label, scorer in scorers.items():
-        ready = not scorer.needs_features or (features is not None and scorer.fitted)
-        out[label] = scorer.score(prediction, features) if ready else None
+    out.update({label: _score_or_reason(scorer, prediction, features) for label, scorer in scorers.items()})
     return out
 
 

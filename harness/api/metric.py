@@ -67,8 +67,8 @@ class StepEvidence:
     known_score: np.ndarray  # open-set score per test sample, float64
     is_seen: np.ndarray  # test samples of classes introduced up to this step
     train_size: int
-    scorer_scores: dict[str, np.ndarray | None] | None = None  # the board's open-set scorers (None: a scorer without features)
-    far_scores: dict[str, np.ndarray | None] | None = None  # the same scores (and "default") on the far-unknown samples
+    scorer_scores: dict[str, np.ndarray | str] | None = None  # the board's open-set scorers' scores, or why one cannot score
+    far_scores: dict[str, np.ndarray | str] | None = None  # the same (and "default") on the far-unknown samples
 
 
 class Metric:

@@ -40,7 +40,8 @@ from harness.jobs import Entry
 from harness.config.grid import GRID_KEY, MAX_COMBINATIONS, expand_grid
 from harness.config.claims import parse_claims
 from harness.config.reference import parse_reference
-from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, SCORERS, STRATEGIES, load_builtins
+from harness.api.registry import BACKBONES, DATASETS, EXECUTORS, SCENARIOS, STRATEGIES, load_builtins
+from harness.config.open_set import check_far, parse_far, parse_scorers
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SLUG_HINT = "letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
@@ -257,24 +258,6 @@ def executor_entry(executor: Any, override: dict[str, Any] | None = None) -> dic
     return {**current, **override} if current.get("name") == override.get("name") else dict(override)
 
 
-def _parse_scorers(open_set: dict[str, Any] | None) -> list[Entry]:
-    """The scorers of ``open_set: {scorers: [...]}``, each a name or a mapping with name, label and parameters."""
-    if open_set is None:
-        return []
-    unknown = sorted(set(open_set) - {"scorers", "far"})
-    if unknown:
-        raise ConfigError(f"open_set.{unknown[0]}", "unknown key; valid keys: scorers, far")
-    raw = open_set.get("scorers", [])
-    if not isinstance(raw, list):
-        raise ConfigError("open_set.scorers", f"must be a list of scorer names or mappings; got {type(raw).__name__}")
-    scorers = [_parse_entry(s, f"open_set.scorers[{i}]", "name", SCORERS) for i, s in enumerate(raw)]
-    labels = [s.label for s in scorers]
-    for i, label in enumerate(labels):
-        if label == "default" or label in labels[:i]:
-            raise ConfigError(f"open_set.scorers[{i}].label", f"label {label!r} is {'taken by the strategy’s own score' if label == 'default' else 'used twice'}; give each scorer its own label")
-    return scorers
-
-
 def parse_config(
     data: Any, source: Path | None = None, output: Path | None = None, executor: dict[str, Any] | None = None
 ) -> BoardConfig:
@@ -334,26 +317,11 @@ def parse_config(
         reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         claims=tuple(parse_claims(board.claims, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         archive_top_k=board.archive_top_k,
-        scorers=tuple(_parse_scorers(board.open_set)),
-        far=None if not (board.open_set or {}).get("far") else _parse_entry(board.open_set["far"], "open_set.far", "name", DATASETS, reserved=()),
+        scorers=tuple(parse_scorers(board.open_set, _parse_entry)),
+        far=parse_far(board.open_set, _parse_entry),
     )
     _check_against_data(config)
     return config
-
-
-def _check_far(config: BoardConfig, data) -> None:
-    """The far-unknown dataset must load and give inputs the board's strategies can take: the same
-    modality, and without a backbone the same shape per sample."""
-    from harness.datasets.loading import load_dataset
-
-    try:
-        far = load_dataset(config.far.name, config.far.params)
-    except Exception as exc:  # noqa: BLE001 - any failure to load is the user's to fix
-        raise ConfigError("open_set.far", f"cannot load {config.far.name!r}: {exc}") from None
-    if far.modality != data.modality:
-        raise ConfigError("open_set.far", f"{config.far.name!r} holds {far.modality} inputs, the board's dataset {data.modality}; choose a dataset of the same kind")
-    if config.backbone is None and data.modality == "tensor" and tuple(far.test_x.shape[1:]) != tuple(data.test_x.shape[1:]):
-        raise ConfigError("open_set.far", f"{config.far.name!r} gives inputs of shape {tuple(far.test_x.shape[1:])}, the board's dataset {tuple(data.test_x.shape[1:])}; they must match")
 
 
 def _check_against_data(config: BoardConfig) -> None:
@@ -370,7 +338,7 @@ def _check_against_data(config: BoardConfig) -> None:
     )
     check_backbone(config.backbone, data, needs_features)
     if config.far is not None:
-        _check_far(config, data)
+        check_far(config, data)
     if config.backbone is not None and needs_features:
         from harness.backbones.feature_cache import FeatureCache
 

@@ -4,7 +4,8 @@ the board names (``open_set: {scorers: [...]}``) and for the strategy's own scor
 Positives are the test samples of classes seen so far, negatives those of classes not introduced
 yet, as in :mod:`harness.metrics.openset`; AUPR-Out is the average precision with the unknown samples
 as positives and the negated score.  Kept in ``metrics.json`` under ``scorers``
-(``{scorer: {"auroc": [per step], ...}}``); reported in ``scorers.csv``.
+(``{scorer: {"auroc": [per step], ...}}``, and ``"skipped": [reason or None per step]`` for a scorer
+that could not score at some step); reported in ``scorers.csv``.
 
 With ``open_set: {far: DATASET}`` the same four measures are computed a second time against far
 unknowns, the test samples of another dataset (``auroc_far``, ...): near unknowns are the board's
@@ -51,14 +52,15 @@ class OpenSetScorers(Metric):
         self.used = self.used or bool(evidence.scorer_scores) or far is not None
         row = {}
         for name, score in scores.items():
-            if score is None:  # a scorer the strategy cannot feed (no features): recorded as missing
-                row[name] = dict.fromkeys(MEASURES + (FAR_MEASURES if far is not None else ()))
+            if isinstance(score, str) or score is None:  # a scorer that cannot score: missing, with the reason
+                row[name] = {**dict.fromkeys(MEASURES + (FAR_MEASURES if far is not None else ())), "skipped": score or "skipped"}
                 continue
             score = np.asarray(score, dtype=np.float64)
             row[name] = detection(score[evidence.is_seen], score[~evidence.is_seen])
             if far is not None:  # known: the seen classes' test samples; unknown: every far sample
                 far_score = far.get(name)
-                far_row = detection(score[evidence.is_seen], np.asarray(far_score, dtype=np.float64)) if far_score is not None else dict.fromkeys(MEASURES)
+                usable = far_score is not None and not isinstance(far_score, str)
+                far_row = detection(score[evidence.is_seen], np.asarray(far_score, dtype=np.float64)) if usable else dict.fromkeys(MEASURES)
                 row[name].update({f"{m}_far": v for m, v in far_row.items()})
         self.steps.append(row)
 
@@ -66,4 +68,5 @@ class OpenSetScorers(Metric):
         if not self.used:
             return {"summary": {}, "scorers": None}  # no scorer on this board: nothing beyond the open-set metric
         names = list(self.steps[0])
-        return {"summary": {}, "scorers": {n: {m: [step[n].get(m) for step in self.steps] for m in self.steps[0][n]} for n in names}}
+        keys = {n: list(dict.fromkeys(k for step in self.steps for k in step[n])) for n in names}
+        return {"summary": {}, "scorers": {n: {m: [step[n].get(m) for step in self.steps] for m in keys[n]} for n in names}}

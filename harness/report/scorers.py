@@ -25,16 +25,20 @@ def scorer_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per scenario × strategy × scorer: seeds, then for each measure the mean over seeds (and sample
     std) of its mean over the steps where it exists."""
     cells: dict[tuple[str, str, str], list[dict[str, float | None]]] = {}
+    skipped: dict[tuple[str, str, str], set[str]] = {}
     for r in records:
         for scorer, measures in (r["metrics"].get("scorers") or {}).items():
-            cells.setdefault((r["scenario"], r["strategy"], scorer), []).append({m: _step_mean(measures.get(m, [])) for m in MEASURES})
+            key = (r["scenario"], r["strategy"], scorer)
+            cells.setdefault(key, []).append({m: _step_mean(measures.get(m, [])) for m in MEASURES})
+            skipped.setdefault(key, set()).update(reason for reason in measures.get("skipped", []) if reason)
     rows = []
     for (scenario, strategy, scorer), seeds in cells.items():
         row: dict[str, Any] = {"scenario": scenario, "strategy": strategy, "scorer": scorer, "seeds": len(seeds)}
         for m in MEASURES:
             row[f"{m}_mean"], row[f"{m}_std"] = mean_std([s[m] for s in seeds])
+        row["skipped"] = "; ".join(sorted(skipped[(scenario, strategy, scorer)]))
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["scenario", "strategy", "scorer", "seeds", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std"))])
+    table = pd.DataFrame(rows, columns=["scenario", "strategy", "scorer", "seeds", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std")), "skipped"])
     far = [c for c in table.columns if "_far_" in c]
     return table.drop(columns=far) if far and table[far].isna().all().all() else table  # far columns only with far unknowns
 
@@ -103,6 +107,10 @@ def scorers_markdown(table: pd.DataFrame, correlation: pd.DataFrame) -> str:
                 std = row[f"{measure}_std"].iloc[0] if len(row) else None
                 cells.append("–" if mean is None or pd.isna(mean) else f"{mean * 100:.1f}" + ("" if std is None or pd.isna(std) else f" ± {std * 100:.1f}"))
             lines.append(f"| {scenario} | {strategy} | " + " | ".join(cells) + " |")
+    notes = table[table["skipped"].astype(bool)] if "skipped" in table else table.iloc[0:0]
+    if len(notes):
+        lines += ["", "Scorers that could not score at some step (missing above):", ""]
+        lines += [f"- {row.scenario} × {row.strategy}, {row.scorer}: {row.skipped}" for row in notes.itertuples()]
     shown = correlation.dropna(subset=["spearman_rho"])
     if len(shown):
         lines += ["", "Rank correlation across strategies between the primary metric and each scorer's AUROC (Spearman; scorer_correlation.csv):", ""]

@@ -111,3 +111,10 @@ class PidNMC(NMC):
             Path(self.params.pid_dir, f"{self.context.seed}.pid").write_text(str(os.getpid()))
         time.sleep(self.params.delay)
         super().learn(experience)
+
+
+class FeaturelessNMC(NMC):
+    """NMC that gives no features to the open-set scorers (as a strategy with no embedding would)."""
+
+    def embed(self, inputs):
+        return None

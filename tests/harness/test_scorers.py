@@ -249,3 +249,22 @@ def test_spearman_p_value_is_exact_for_a_few_strategies():
     assert spearman([1, 2, 3], [10, 20, 30]) == (1.0, pytest.approx(2 / 6))  # 2 of the 6 orderings reach |ρ| = 1
     rho, p = spearman([1, 2, 3, 4], [1, 3, 2, 4])
     assert rho == pytest.approx(0.8) and p == pytest.approx(8 / 24)  # |ρ| ≥ 0.8: 4 orderings each way
+
+
+def test_a_scorer_the_strategy_cannot_feed_is_skipped_with_the_reason(tmp_path):
+    board = {**BOARD, "scenarios": BOARD["scenarios"][:1], "seeds": [0],
+             "strategies": ["nmc", {"name": "tests.harness.sweep_strategies:FeaturelessNMC", "label": "featureless"}],
+             "open_set": {"scorers": ["msp", "mahalanobis"]}}
+    config = tmp_path / "board.yaml"
+    config.write_text(yaml.safe_dump(board))
+    assert main(["run", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 0
+    folder = tmp_path / "out" / "scored"
+    table = pd.read_csv(folder / "scorers.csv", keep_default_na=False).set_index(["strategy", "scorer"])
+    assert table.loc[("featureless", "mahalanobis"), "auroc_mean"] == ""  # missing
+    assert "the strategy gives no features" in table.loc[("featureless", "mahalanobis"), "skipped"]
+    assert table.loc[("featureless", "msp"), "skipped"] == "" and float(table.loc[("featureless", "msp"), "auroc_mean"]) > 0.5
+    assert table.loc[("nmc", "mahalanobis"), "skipped"] == ""
+    assert "featureless, mahalanobis: skipped: the strategy gives no features" in (folder / "leaderboard.md").read_text()
+    before = sorted((p.name, p.read_bytes()) for p in folder.glob("*/metrics.json"))
+    assert main(["rescore", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 0  # the reason survives the archive
+    assert sorted((p.name, p.read_bytes()) for p in folder.glob("*/metrics.json")) == before
