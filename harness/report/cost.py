@@ -61,9 +61,13 @@ def cost_markdown(table: pd.DataFrame) -> str:
 
 def cost_html(table: pd.DataFrame) -> str:
     fields = _fields(table)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["scenario", "strategy", "seeds", *(LABELS[f] for f in fields)])
+    def cell(tag: str, i: int, text: Any) -> str:
+        css = ' class="text"' if i < 2 else ""  # scenario, strategy: left-aligned
+        return f"<{tag}{css}>{html.escape(str(text))}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(["scenario", "strategy", "seeds", *(LABELS[f] for f in fields)]))
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in [row["scenario"], row["strategy"], row["seeds"], *(_cell(f, row[f"{f}_mean"]) for f in fields)]) + "</tr>"
+        "<tr>" + "".join(cell("td", i, c) for i, c in enumerate([row["scenario"], row["strategy"], row["seeds"], *(_cell(f, row[f"{f}_mean"]) for f in fields)])) + "</tr>"
         for row in table.to_dict("records")
     )
     return f'<h2>Cost per job</h2><p class="note">Mean over seeds, measured while the jobs ran (cost.csv).</p><div class="table-scroll"><table id="cost"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
