@@ -48,7 +48,7 @@ def run(command: str, cwd: Path, log: Path) -> tuple[float, int, str]:
 
 
 def test_counts(output: str) -> str:
-    found = re.findall(r"^=*\s*(\d+ passed(?:, \d+ \w+)*) in [\d.]+s", output, flags=re.M)
+    found = re.findall(r"^=*\s*((?:\d+ \w+, )*\d+ passed(?:, \d+ \w+)*) in [\d.]+s", output, flags=re.M)
     return found[-1] if found else "no pytest summary found"
 
 
