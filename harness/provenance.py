@@ -6,7 +6,9 @@
 - ``plan``: the scenario plan (class order, each step's sample indices, classes, labeled flags);
 - ``config``: the job's fully resolved config (the same canonical JSON its id hashes);
 - ``files``: each file the resolved config names (a weights file, a user's data file), by path, and
-  the published split files the scenario reads.
+  the published split files the scenario reads;
+- ``backbone``: the frozen backbone's fingerprint (its weights' SHA-256, packaged or local, and its
+  input transform), when the board has one.
 
 Code (owlbench version, git commit, strategy and scenario sources) is fingerprinted separately, in
 ``config.json``'s ``code`` (:func:`harness.jobs.code_fingerprint`).
@@ -107,11 +109,27 @@ def config_sha256(resolved: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def backbone_fingerprint(resolved: dict[str, Any]) -> dict[str, Any] | None:
+    """The frozen backbone's own fingerprint (the SHA-256 of its weights, packaged or local, and its
+    input transform: what keys the feature cache), ``None`` without a backbone."""
+    entry = resolved.get("backbone")
+    if not entry:
+        return None
+    from harness.api.registry import BACKBONES
+
+    cls = BACKBONES.get(entry["name"])
+    return cls(cls.Params.model_validate(entry["params"])).fingerprint()
+
+
 def provenance(resolved: dict[str, Any], data: Dataset, plan: ScenarioPlan) -> dict[str, Any]:
     """The ``provenance`` block of a job's config.json."""
-    return {
+    out = {
         "dataset": dataset_sha256(data),
         "plan": plan_sha256(plan),
         "config": config_sha256(resolved),
         "files": {**named_files(resolved), **split_file_hashes(resolved, data.name)},
     }
+    backbone = backbone_fingerprint(resolved)
+    if backbone is not None:
+        out["backbone"] = backbone
+    return out

@@ -13,6 +13,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 
 def _short(sha: str | None) -> str:
@@ -34,7 +35,15 @@ def cmd_verify(config_path: str, output: str | None = None) -> int:
     from harness.api.registry import DATASETS, SCENARIOS
     from harness.commands.boards import ran_board
     from harness.jobs import code_fingerprint, is_done, read_config, read_manifest, stale_reason
-    from harness.provenance import config_sha256, dataset_sha256, file_sha256, plan_sha256, split_file_hashes
+    from harness.provenance import backbone_fingerprint, config_sha256, dataset_sha256, file_sha256, plan_sha256, split_file_hashes
+
+    fingerprints: dict[str, Any] = {}
+
+    def backbone_now(resolved: dict) -> Any:  # once per backbone entry: it may hash a large weights file
+        key = json.dumps(resolved["backbone"], sort_keys=True)
+        if key not in fingerprints:
+            fingerprints[key] = backbone_fingerprint(resolved)
+        return fingerprints[key]
     from harness.report.tables import leaderboard_table, load_records, to_csv
     from harness.sweep import expand
 
@@ -84,6 +93,8 @@ def cmd_verify(config_path: str, output: str | None = None) -> int:
             was, now = (before.get("dataset") or {}).get(split), now_data[split]
             if was != now:
                 problems[f"dataset {config.dataset.name!r}: the {split} split as loaded changed ({_short(was)} -> {_short(now)})"].append(job_id)
+        if "backbone" in before and before["backbone"] != backbone_now(resolved):
+            problems[f"backbone {resolved['backbone']['name']!r}: its weights or input transform changed"].append(job_id)
         plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
         if before.get("plan") != plan_sha256(plan):
             problems[f"scenario {job.scenario.label!r}: the plan (class order, step samples) changed"].append(job_id)

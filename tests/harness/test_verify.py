@@ -10,6 +10,7 @@ import yaml
 
 from harness.cli import main
 from harness.datasets import published_splits
+from tests.sources import needs_minilm
 
 
 def _arrays_board(tmp_path) -> dict:
@@ -87,3 +88,12 @@ def test_a_changed_published_split_file_is_one_line(tmp_path, capsys, monkeypatc
     session.write_text(session.read_text() + "\n")  # the same samples; the file's bytes differ
     code, lines = _verify(config, tmp_path, capsys)
     assert code == 1 and len(lines) == 1 and lines[0].startswith("file 'cec/digits/session_1.txt' changed"), lines
+
+
+@needs_minilm
+def test_provenance_holds_the_backbone_fingerprint():
+    from harness.provenance import backbone_fingerprint
+
+    fingerprint = backbone_fingerprint({"backbone": {"name": "minilm", "label": "minilm", "params": {}}})
+    assert len(fingerprint["weights_sha256"]) == 64 and fingerprint["transform"]["pooling"] == "mean"
+    assert backbone_fingerprint({"dataset": {}}) is None
