@@ -1,71 +1,70 @@
-"""Running per-class statistics of training features (count, mean, scatter), in float64, merged step
-by step with the pairwise formula (Chan et al., 1979), so that scorers keep no training samples."""
+"""The class statistics the Gaussian and neighbour scorers use, kept in a prototype store
+(:class:`harness.store.PrototypeStore`, full covariances in float64 on the CPU): its exact streaming
+merge of counts, means and scatter, and its shrinkage, so that scorers keep no training samples and
+the statistics are computed the way every strategy's are."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from harness.store.covariance import shrink
+from harness.store.prototype_store import PrototypeStore
+
 
 class ClassStatistics:
-    """Per class: number of samples, mean, and scatter ``Σ (x − μ)(x − μ)ᵀ`` (only with ``full``)."""
+    """Per class: count, mean and scatter ``Σ (x − μ)(x − μ)ᵀ``; covariances are maximum-likelihood
+    (divided by the count), as Lee et al.'s Mahalanobis score uses them."""
 
-    def __init__(self, full: bool = True):
-        self.full = full
-        self.count: dict[int, int] = {}
-        self.mean: dict[int, np.ndarray] = {}
-        self.scatter: dict[int, np.ndarray] = {}
+    def __init__(self):
+        self.store: PrototypeStore | None = None
 
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        x = features.detach().cpu().double().numpy()
-        y = labels.detach().cpu().numpy()
-        for c in np.unique(y):
-            part = x[y == c]
-            n_b, mean_b = len(part), part.mean(0)
-            centered = part - mean_b
-            scatter_b = centered.T @ centered if self.full else None
-            c = int(c)
-            if c not in self.count:
-                self.count[c], self.mean[c] = n_b, mean_b
-                if self.full:
-                    self.scatter[c] = scatter_b
-                continue
-            n_a, mean_a = self.count[c], self.mean[c]
-            n, delta = n_a + n_b, mean_b - mean_a
-            self.mean[c] = mean_a + delta * n_b / n
-            if self.full:
-                self.scatter[c] = self.scatter[c] + scatter_b + np.outer(delta, delta) * n_a * n_b / n
-            self.count[c] = n
+        x = features.detach().cpu().double()
+        if self.store is None:
+            self.store = PrototypeStore(x.shape[1], device="cpu", dtype=torch.float64, covariance="full")
+        self.store.update(x, labels.detach().cpu().long())
 
     @property
     def classes(self) -> list[int]:
-        return sorted(self.count)
+        return [] if self.store is None else [int(c) for c in self.store.class_ids]
+
+    @property
+    def count(self) -> dict[int, int]:
+        return {} if self.store is None else dict(zip(self.classes, (int(n) for n in self.store.counts)))
+
+    @property
+    def mean(self) -> dict[int, np.ndarray]:
+        return {} if self.store is None else dict(zip(self.classes, self.store.means.double().numpy()))
+
+    @property
+    def scatter(self) -> dict[int, np.ndarray]:
+        return {c: self.covariance(c) * n for c, n in self.count.items()}
 
     def means(self) -> np.ndarray:
-        return np.stack([self.mean[c] for c in self.classes])
+        return self.store.means.double().numpy()
 
     def covariance(self, c: int) -> np.ndarray:
         """Maximum-likelihood covariance of class ``c`` (divided by its count)."""
-        return self.scatter[c] / self.count[c]
+        return self.store.covariance([c], ddof=0)[0].numpy()
 
     def tied_covariance(self) -> np.ndarray:
         """The within-class covariance shared by all classes: summed scatter over all samples (Lee et al.)."""
-        return sum(self.scatter[c] for c in self.classes) / sum(self.count.values())
+        n = self.store.counts.double()
+        return (torch.einsum("c,cij->ij", n, self.store.covariance(ddof=0)) / n.sum()).numpy()
 
     def global_mean_covariance(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance of all samples together (the "background" Gaussian of the relative score)."""
-        n = sum(self.count.values())
-        mean = sum(self.mean[c] * self.count[c] for c in self.classes) / n
-        scatter = sum(self.scatter[c] + np.outer(self.mean[c] - mean, self.mean[c] - mean) * self.count[c] for c in self.classes)
-        return mean, scatter / n
+        n = self.store.counts.double().numpy()
+        means = self.means()
+        mean = (means * n[:, None]).sum(0) / n.sum()
+        centred = means - mean
+        return mean, (self.tied_covariance() * n.sum() + (centred.T * n) @ centred) / n.sum()
 
 
 def shrunk(cov: np.ndarray, shrinkage: float) -> np.ndarray:
-    """``(1 − α) Σ + α (tr Σ / D) I``: shrinkage towards a scaled identity (the target of Ledoit and Wolf)."""
-    if shrinkage == 0:
-        return cov
-    d = cov.shape[0]
-    return (1 - shrinkage) * cov + shrinkage * np.trace(cov) / d * np.eye(d)
+    """``(1 − α) Σ + α (tr Σ / D) I``: the store's shrinkage towards a scaled identity."""
+    return shrink(torch.from_numpy(cov), shrinkage, True).numpy()
 
 
 def precision(cov: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ class _Gaussian(Scorer):
 
     def __init__(self, params: MahalanobisParams):
         super().__init__(params)
-        self.stats = ClassStatistics(full=True)
+        self.stats = ClassStatistics()
         self._precisions: dict[int, np.ndarray] = {}  # per class, kept until the class is observed again
 
     def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:

@@ -46,7 +46,7 @@ class KNN(Scorer):
     def __init__(self, params: KNNParams):
         super().__init__(params)
         self.keeps_samples = params.memory == "samples"
-        self.stats = ClassStatistics(full=True)
+        self.stats = ClassStatistics()
         self.bank: list[np.ndarray] = []
         self._draws: dict[int, np.ndarray] = {}  # per class, drawn again only when the class is observed again
 
