@@ -24,11 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.api.backbone import file_sha256
 from harness.api.dataset import Dataset, ImageFiles
 from harness.api.scenario import ScenarioPlan
-
-CHUNK = 1 << 20
-
 
 def _update_inputs(digest, inputs) -> None:
     if isinstance(inputs, torch.Tensor):
@@ -60,14 +58,6 @@ def plan_sha256(plan: ScenarioPlan) -> str:
     for step in plan.steps:
         digest.update(json.dumps([list(step.new_classes), step.labeled, step.mixes_seen]).encode())
         digest.update(np.asarray(step.train_indices, dtype=np.int64).tobytes())
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

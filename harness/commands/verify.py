@@ -13,7 +13,6 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 
 def _short(sha: str | None) -> str:
@@ -36,15 +35,7 @@ def cmd_verify(config_path: str, output: str | None = None) -> int:
     from harness.commands.boards import ran_board
     from harness.jobs import code_fingerprint, is_done, read_config, read_manifest, stale_reason
     from harness.provenance import backbone_fingerprint, config_sha256, dataset_sha256, file_sha256, plan_sha256, split_file_hashes
-
-    fingerprints: dict[str, Any] = {}
-
-    def backbone_now(resolved: dict) -> Any:  # once per backbone entry: it may hash a large weights file
-        key = json.dumps(resolved["backbone"], sort_keys=True)
-        if key not in fingerprints:
-            fingerprints[key] = backbone_fingerprint(resolved)
-        return fingerprints[key]
-    from harness.report.tables import leaderboard_table, load_records, to_csv
+    from harness.report.tables import leaderboard_csv, leaderboard_table, load_records
     from harness.sweep import expand
 
     config = ran_board(config_path, output)
@@ -56,13 +47,12 @@ def cmd_verify(config_path: str, output: str | None = None) -> int:
 
     table = leaderboard_table(board_dir, manifest, load_records(board_dir, manifest))
     on_disk = board_dir / "leaderboard.csv"
-    if not on_disk.is_file() or on_disk.read_text() != to_csv(table.drop(columns=["wall_time_s_mean"])):
+    if not on_disk.is_file() or on_disk.read_text() != leaderboard_csv(table):
         problems[f"{on_disk}: differs from what the job folders give; run 'owlbench report {config_path}'"].append("")
 
     current = {(j.scenario.label, j.strategy.label, j.seed): j for j in expand(config)}
     data = DATASETS.get(config.dataset.name)().load(config.dataset.params)  # read again now, not the process's cached copy
     now_data = dataset_sha256(data)
-    file_cache: dict[str, str | None] = {}
     checked = 0
     for entry in manifest["jobs"]:
         job_id = entry["id"]
@@ -93,7 +83,7 @@ def cmd_verify(config_path: str, output: str | None = None) -> int:
             was, now = (before.get("dataset") or {}).get(split), now_data[split]
             if was != now:
                 problems[f"dataset {config.dataset.name!r}: the {split} split as loaded changed ({_short(was)} -> {_short(now)})"].append(job_id)
-        if "backbone" in before and before["backbone"] != backbone_now(resolved):
+        if "backbone" in before and before["backbone"] != backbone_fingerprint(resolved):  # weight hashes are remembered per file
             problems[f"backbone {resolved['backbone']['name']!r}: its weights or input transform changed"].append(job_id)
         plan = SCENARIOS.get(job.scenario.name)().plan(job.scenario.params, data, job.seed)
         if before.get("plan") != plan_sha256(plan):
@@ -103,12 +93,10 @@ def cmd_verify(config_path: str, output: str | None = None) -> int:
             if name.startswith("split:"):
                 now = now_files.get(name)
             else:
-                if name not in file_cache:
-                    try:
-                        file_cache[name] = file_sha256(Path(name).expanduser())
-                    except OSError:
-                        file_cache[name] = None
-                now = file_cache[name]
+                try:
+                    now = file_sha256(Path(name).expanduser())  # remembered per path, size and mtime
+                except OSError:
+                    now = None
             if now != was:
                 what = "is missing" if now is None else f"changed ({_short(was)} -> {_short(now)})"
                 problems[f"file {name.removeprefix('split:')!r} {what}"].append(job_id)

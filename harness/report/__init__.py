@@ -31,7 +31,7 @@ from harness.report.markdown import markdown_table
 from harness.report.page import leaderboard_html
 from harness.report.plots import make_plots
 from harness.report.reproduction import reproduction_html, reproduction_markdown, reproduction_rows
-from harness.report.tables import leaderboard_table, load_records, steps_table, to_csv
+from harness.report.tables import leaderboard_csv, leaderboard_table, load_records, steps_table, to_csv
 
 __all__ = ["markdown_table", "output_files", "write_report"]
 
@@ -58,8 +58,7 @@ def write_report(board_dir: Path) -> tuple[pd.DataFrame, str]:
     skips = tuple(manifest["skipped"])
     records = load_records(board_dir, manifest)
     table = leaderboard_table(board_dir, manifest, records)
-    # wall time varies from run to run: it goes to the markdown only, so the CSV depends on the results alone
-    atomic_write_text(board_dir / "leaderboard.csv", to_csv(table.drop(columns=["wall_time_s_mean"])))
+    atomic_write_text(board_dir / "leaderboard.csv", leaderboard_csv(table))
     atomic_write_text(board_dir / "steps.csv", to_csv(steps_table(records)))
     compared = comparisons(records, manifest.get("compare_to") or "nmc")
     atomic_write_text(board_dir / "comparisons.csv", to_csv(compared))

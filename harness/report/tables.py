@@ -86,5 +86,10 @@ def steps_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def leaderboard_csv(table: pd.DataFrame) -> str:
+    """The bytes of ``leaderboard.csv``: the table without its wall times, so the file depends on the results alone."""
+    return to_csv(table.drop(columns=["wall_time_s_mean"]))
+
+
 def to_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.6f", lineterminator="\n")
