@@ -7,6 +7,8 @@
     owlbench rescore [CONFIG]  compute every metric again from the jobs' archived predictions
     owlbench verify [CONFIG]   check the results against the data, config and code present now
     owlbench export [CONFIG]   the board's rows as portable JSON files, one per scenario × strategy
+    owlbench export avalanche [CONFIG] --scenario LABEL --seed N
+                               one scenario as an avalanche-lib benchmark (harness.interop.avalanche_benchmark)
     owlbench list [KIND]       what is registered, by kind (also: owlbench --list)
     owlbench cache list|clear  what the feature cache holds; empty it
     owlbench publish [DOC]     rewrite DOC's marked result sections (default README.md) from result folders
@@ -108,9 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     verify = sub.add_parser("verify", help="check a board's results against the data, config and code present now")
     _board_arguments(verify, "whose results to verify")
-    export = sub.add_parser("export", help="write the board's rows as portable JSON files, one per scenario × strategy")
-    _board_arguments(export, "whose rows to export")
-    export.add_argument("--to", metavar="DIR", help="folder of the JSON files (default: <board folder>/export)")
+    export = sub.add_parser(
+        "export", help="write the board's rows as portable JSON files, or ('export avalanche') one scenario as an avalanche-lib benchmark",
+        usage="owlbench export [avalanche] [CONFIG] [--to DIR] [--scenario LABEL --seed N [--unlabeled]]",
+    )
+    export.add_argument("target", nargs="*", metavar="[avalanche] CONFIG", help=f"leaderboard YAML (default: {DEFAULT_CONFIG}), after 'avalanche' for a benchmark")
+    export.add_argument("--output", help="output folder (overrides the YAML's 'output')")
+    export.add_argument("--to", metavar="DIR", help="folder written (default: <board folder>/export, or <board folder>/avalanche/<scenario>-seed<N>)")
+    export.add_argument("--scenario", metavar="LABEL", help="avalanche: the scenario to export (its label in the board)")
+    export.add_argument("--seed", type=int, help="avalanche: the seed of the scenario's plan (class order, shots)")
+    export.add_argument("--unlabeled", action="store_true", help="avalanche: also export unlabeled steps (targets -1)")
+    export.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides", help="avalanche: override a value of the YAML (repeatable)")
     listing = sub.add_parser("list", help="print what is registered, by kind")
     listing.add_argument("kind", nargs="?", choices=KINDS, help="only this kind")
     listing.add_argument("--pattern", default="*", help="wildcard filter on names, e.g. 'n*'")
@@ -171,9 +181,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return cmd_report(args.config, args.output, args.quiet)
     if args.command == "export":
-        from harness.commands.export import cmd_export
+        from harness.commands.export import cmd_export_dispatch
 
-        return cmd_export(args.config, args.output, args.to)
+        return cmd_export_dispatch(args, DEFAULT_CONFIG)
     if args.command == "verify":
         from harness.commands.verify import cmd_verify
 

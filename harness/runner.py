@@ -33,9 +33,11 @@ class InvalidPrediction(ValueError):
     """A strategy answered with something the metrics cannot score (the job fails, the board goes on)."""
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of Python, owlbench and its core dependencies, and of ``extra`` distributions (those a
+    strategy declares in ``packages``)."""
     versions = {"python": platform.python_version()}
-    for name in ("owlbench", "torch", "numpy", "scikit-learn", "scipy", "pydantic"):
+    for name in ("owlbench", "torch", "numpy", "scikit-learn", "scipy", "pydantic", *extra):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -139,7 +141,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     else:
         train_x, test_x = job_inputs(job, data)
     test_x = test_x.to(device)
-    context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]))
+    context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]), num_classes=len(plan.class_order))
     strategy = strategy_cls(job.strategy.params, context)
 
     evaluator = StepEvaluator(plan, test_y)
@@ -177,7 +179,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "step_mixes_seen": [s.mixes_seen for s in plan.steps],
             "num_new_given": plan.num_new_given,
             "resolved_device": str(device),
-            "versions": package_versions(),
+            "versions": package_versions(strategy_cls.packages),
             "code": code_fingerprint(job),
             "provenance": provenance(job.resolved(), data, plan),
         },

@@ -19,12 +19,16 @@ class StrategyContext:
     """Run facts a strategy may rely on: its device, the job's seed and the shape of one input.
 
     ``input_shape`` is the shape of one sample as the strategy receives it (``(1, 8, 8)`` for digit
-    images, ``(D,)`` for feature vectors); ``feature_dim`` is its flattened size.
+    images, ``(D,)`` for feature vectors); ``feature_dim`` is its flattened size.  ``num_classes`` is
+    the number of classes in the scenario's class order (``None`` when the harness does not say): the
+    output size of a fixed classifier head (iCaRL, DER and StreamingLDA allocate one), never which
+    classes come when.
     """
 
     device: torch.device
     seed: int
     input_shape: tuple[int, ...]
+    num_classes: int | None = None
 
     @property
     def feature_dim(self) -> int:
@@ -46,6 +50,8 @@ class Strategy:
     Params: ClassVar[type[Params]] = Params
     supports: ClassVar[frozenset[str]] = frozenset()
     registered_name: ClassVar[str] = ""
+    #: distributions besides owlbench's own whose versions a job of this strategy records in config.json
+    packages: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def unsupported_reason(cls, kind: str, name: str | None = None) -> str | None:

@@ -5,6 +5,11 @@ that leaderboards made on different machines can be merged and checked row by ro
 Each file holds the row's metrics (mean and sample std over seeds), the resolved dataset, scenario
 and strategy entries, and per finished job its seed, id, summary metrics, provenance hashes, code
 fingerprint, package versions and cost.  Default folder: ``<board folder>/export``.
+
+``owlbench export avalanche BOARD --scenario LABEL --seed N [--unlabeled] [--to DIR]``: that scenario's
+plan as an avalanche-lib benchmark folder (:mod:`harness.interop.avalanche_benchmark`; load it with
+``load_benchmark(DIR)``).  Default folder: ``<board folder>/avalanche/<scenario>-seed<N>``.  It needs
+no finished run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,53 @@ def _clean(value):
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def cmd_export_dispatch(args, default_config: str) -> int:
+    """``owlbench export``'s two forms, told apart by a first word ``avalanche``."""
+    target = list(args.target)
+    avalanche = bool(target) and target[0] == "avalanche"
+    if avalanche:
+        target = target[1:]
+    if len(target) > 1:
+        print(f"error: export takes one board; got {' '.join(target)}", file=sys.stderr)
+        return 2
+    config_path = target[0] if target else default_config
+    if avalanche:
+        return cmd_export_avalanche(config_path, args.output, args.to, args.scenario, args.seed, args.unlabeled, args.overrides)
+    given = [flag for flag, value in (("--scenario", args.scenario), ("--seed", args.seed), ("--set", args.overrides)) if value is not None]
+    if given or args.unlabeled:
+        print(f"error: {', '.join(given + (['--unlabeled'] if args.unlabeled else []))} belong to 'owlbench export avalanche BOARD'", file=sys.stderr)
+        return 2
+    return cmd_export(config_path, args.output, args.to)
+
+
+def cmd_export_avalanche(config_path: str, output: str | None, to: str | None, scenario: str | None, seed: int | None,
+                         unlabeled: bool, overrides: list[str] | None) -> int:
+    from harness.api.errors import ConfigError
+    from harness.config import load_config
+    from harness.interop.avalanche_benchmark import save_arrays, scenario_arrays
+
+    if scenario is None or seed is None:
+        print("error: export avalanche needs --scenario LABEL and --seed N (e.g. --scenario cil --seed 0)", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(config_path, output=output, overrides=overrides)
+        if seed not in config.seeds:
+            print(f"note: seed {seed} is not one of the board's seeds ({', '.join(map(str, config.seeds))}); exporting it anyway", file=sys.stderr)
+        arrays = scenario_arrays(config, scenario, seed, unlabeled)
+    except ConfigError as exc:
+        print(f"error: {config_path}: {exc}", file=sys.stderr)
+        return 2
+    target = Path(to) if to else config.board_dir / "avalanche" / f"{scenario}-seed{seed}"
+    if target.exists() and not target.is_dir():
+        print(f"error: --to: {str(target)!r} is a file, not a folder; choose another", file=sys.stderr)
+        return 2
+    save_arrays(arrays, target)
+    counts = ", ".join(f"{len(arrays.streams[name])} {name}" for name in arrays.streams)
+    print(f"wrote {scenario} (seed {seed}) of {config.name} as an avalanche benchmark ({counts} experiences) into {target}")
+    print(f"load it with: from harness.interop.avalanche_benchmark import load_benchmark; benchmark = load_benchmark({str(target)!r})")
+    return 0
 
 
 def cmd_export(config_path: str, output: str | None = None, to: str | None = None) -> int:
