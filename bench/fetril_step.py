@@ -12,10 +12,14 @@ Timed, in one run:
     all features, translate, concatenate at the end; NumPy), a one-shot gather over all rows
     (``f[rows] − μ_n[row] + μ_p[row]``; torch), and a per-sample Python loop (timed on one past
     class, scaled by the number of past classes);
+  * the SVM on the step's training set (real new + pseudo-features, L2-normalised), scikit-learn's
+    ``LinearSVC`` against the batched Newton solver (``svm_solver: newton``) on the same rows:
+    objective values, prediction agreement on the training rows and on fresh samples, wall and CPU
+    time (``--solvers``; ``--small`` adds the same comparison on a tenth of the rows and dimensions);
   * the full step ``FeTrIL.learn`` (store update, translation, normalisation, classifier) with the
     LinearSVC (default) and with the linear layer (PyCIL schedule: 50 epochs, batch 128).
 
-    python bench/fetril_step.py [--classifiers [svm] [linear]] [--per-class 500] [--dim 512]
+    python bench/fetril_step.py [--classifiers [svm] [linear]] [--solvers [liblinear] [newton]] [--per-class 500] [--dim 512]
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=500)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--classifiers", nargs="*", default=["svm", "linear"], choices=["svm", "linear"])
+    ap.add_argument("--solvers", nargs="*", default=[], choices=["liblinear", "newton"], help="compare SVM solvers on the step's training set")
+    ap.add_argument("--small", action="store_true", help="also compare the solvers on a smaller problem (N/10, D/4)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -106,6 +112,18 @@ def main() -> None:
     print(f"  one-shot gather (torch)            {t_gather * 1e3:9.1f} ms   ({t_gather / t_vec:.1f}× pseudo_features)")
     print(f"  per-sample Python loop (scaled)    {t_sample * 1e3:9.1f} ms   ({t_sample / t_vec:.0f}× pseudo_features)")
 
+    # --- the SVM solvers on the step's training set -------------------------------------------------
+    if args.solvers:
+        x = torch.nn.functional.normalize(torch.cat([new_feats, pseudo]), dim=1)
+        y = torch.cat([new_labels, owner])  # owner: the past class of each pseudo-feature
+        test_feats, test_labels = synthetic(args.classes, 100, args.dim, args.seed, noise_seed=args.seed + 2)
+        compare_solvers(x, y, args.classes, torch.nn.functional.normalize(test_feats, dim=1), args.solvers, "full")
+        if args.small:
+            keep = torch.arange(0, len(x), 10)
+            dims = args.dim // 4
+            compare_solvers(torch.nn.functional.normalize(x[keep, :dims], dim=1), y[keep], args.classes,
+                            torch.nn.functional.normalize(test_feats[:, :dims], dim=1), args.solvers, "small")
+
     # --- the whole step through the strategy ---------------------------------------------------------
     ctx = StrategyContext(device=torch.device("cpu"), seed=args.seed, input_shape=(args.dim,))
     for classifier in args.classifiers:
@@ -118,6 +136,35 @@ def main() -> None:
         test_feats, test_labels = synthetic(args.classes, 100, args.dim, args.seed, noise_seed=args.seed + 2)
         accuracy = (strategy.predict(test_feats).predicted_classes() == test_labels).float().mean()
         print(f"FeTrIL step, classifier={classifier:<6}  {t_step:8.1f} s wall, {cpu_step:8.1f} s CPU   (accuracy on {len(test_feats):,} fresh synthetic samples {accuracy:.3f})")
+
+
+def compare_solvers(x: torch.Tensor, y: torch.Tensor, classes: int, test_x: torch.Tensor, solvers: list[str], name: str) -> None:
+    """Both solvers on (x, y): objective values (computed alike for both), agreement, wall and CPU time."""
+    from sklearn.svm import LinearSVC
+
+    from harness.components.squared_hinge_svm import fit_squared_hinge_ovr, objective
+
+    xd = x.double()
+    solutions = {}
+    for solver in solvers:
+        if solver == "liblinear":
+            (wall, cpu), svm = timed(lambda: LinearSVC(C=1.0, tol=1e-4, dual=False).fit(xd.numpy(), y.numpy()), with_cpu=True)
+            weight, bias = torch.from_numpy(svm.coef_), torch.from_numpy(svm.intercept_)
+        else:
+            (wall, cpu), solution = timed(lambda: fit_squared_hinge_ovr(xd, y, classes), with_cpu=True)
+            weight, bias = solution.weight, solution.bias
+        solutions[solver] = (weight, bias, objective(weight, bias, xd, y, classes), wall, cpu)
+    print(f"SVM solvers on the step's training set ({name}: N = {len(x):,}, D = {x.shape[1]}, {classes} classes; C = 1, tol = 1e-4):")
+    for solver, (weight, bias, values, wall, cpu) in solutions.items():
+        print(f"  {solver:<9}  {wall:8.2f} s wall  {cpu:8.2f} s CPU   objective Σ_k f_k = {float(values.sum()):.6f}")
+    if len(solutions) == 2:
+        (w1, b1, f1, t1, c1), (w2, b2, f2, t2, c2) = solutions["liblinear"], solutions["newton"]
+        rel = float(((f2 - f1) / f1).abs().max())
+        train = float(((xd @ w1.T + b1).argmax(1) == (xd @ w2.T + b2).argmax(1)).double().mean())
+        test = float(((test_x.double() @ w1.T + b1).argmax(1) == (test_x.double() @ w2.T + b2).argmax(1)).double().mean())
+        print(f"  newton / liblinear: {t1 / t2:.1f}× faster (wall), {c1 / c2:.1f}× less CPU; objective per class: max relative "
+              f"difference {rel:.2e} (newton − liblinear summed: {float((f2 - f1).sum()):+.2e}); predictions agree on "
+              f"{100 * train:.3f} % of the training rows and {100 * test:.3f} % of {len(test_x):,} fresh samples")
 
 
 if __name__ == "__main__":
