@@ -139,7 +139,7 @@ class AvalancheStrategy(Strategy):
     packages: ClassVar[tuple[str, ...]] = (DISTRIBUTION,)
     #: a fixed head over all of the scenario's classes whatever ``head`` says (iCaRL, DER)
     needs_fixed_head: ClassVar[bool] = False
-    #: the template takes ``criterion`` (iCaRL and StreamingLDA bring their own)
+    #: the template takes ``criterion`` (iCaRL brings its own loss)
     takes_criterion: ClassVar[bool] = True
 
     @classmethod
@@ -152,8 +152,8 @@ class AvalancheStrategy(Strategy):
     def __init__(self, params: Params, context: StrategyContext):
         super().__init__(params, context)
         import_avalanche()
-        if self.needs_fixed_head and not context.num_classes:
-            raise ValueError(f"{self.registered_name} needs the scenario's number of classes for its fixed head")
+        if (self.needs_fixed_head or getattr(params, "head", None) == "fixed") and not context.num_classes:
+            raise ValueError(f"{self.registered_name}: a fixed head needs the scenario's number of classes (StrategyContext.num_classes)")
         self.step = -1
         self.seen: list[int] = []
         self.step_sizes: list[int] = []

@@ -88,7 +88,7 @@ def run_facts(results: BoardResults, manifest: dict[str, Any]) -> dict[str, Any]
         config = jobs.read_config(results.board_dir, job["id"]) or {}
         devices.add(str(config.get("resolved_device", "?")))
         found = config.get("versions") if isinstance(config.get("versions"), dict) else {}
-        versions.add(", ".join(f"{k} {found[k]}" for k in ("owlbench", "torch") if k in found))
+        versions.add(", ".join(f"{k} {found[k]}" for k in ("owlbench", "torch", "avalanche-lib") if k in found))
     failed = sum((results.board_dir / j["id"] / jobs.FAILED_FILE).is_file() for j in planned)
     return {
         "planned": len(planned),

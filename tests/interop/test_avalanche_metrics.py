@@ -28,23 +28,23 @@ def _accuracy(predicted, true) -> float:
     return metric.result()
 
 
-def _avalanche_forgetting(matrix) -> float:
-    """avalanche's standalone Forgetting: initial = R[j][j], last = R[T-1][j], averaged over j < T-1."""
-    metric = Forgetting()
+def _first_minus_last(metric_cls, matrix) -> float:
+    """avalanche's standalone ``Forgetting`` (first − last value per key) or ``BWT`` (last − first) with
+    first = R[j][j] and last = R[T-1][j], averaged over j < T-1."""
+    metric = metric_cls()
     t = len(matrix)
     for j in range(t - 1):
         metric.update(j, matrix[j][j], initial=True)
         metric.update(j, matrix[t - 1][j])
     return float(np.mean(list(metric.result().values())))
+
+
+def _avalanche_forgetting(matrix) -> float:
+    return _first_minus_last(Forgetting, matrix)
 
 
 def _avalanche_bwt(matrix) -> float:
-    metric = BWT()
-    t = len(matrix)
-    for j in range(t - 1):
-        metric.update(j, matrix[j][j], initial=True)
-        metric.update(j, matrix[t - 1][j])
-    return float(np.mean(list(metric.result().values())))
+    return _first_minus_last(BWT, matrix)
 
 
 @pytest.mark.parametrize("strategy", ["nmc", "avalanche-naive"])
