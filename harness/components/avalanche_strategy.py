@@ -19,6 +19,15 @@ One avalanche training template per job, fed one owlbench step at a time; owlben
   or loggers and is only asked for outputs.  Predictions are over the classes seen so far (other units
   of a fixed head are not candidates); the open-set score is the maximum softmax probability over them.
 - Per-epoch training loss: a plugin averages avalanche's mini-batch losses into ``metrics.json``.
+- Repaired: avalanche 0.6's Synaptic Intelligence keeps its snapshots of the weights as
+  ``param.detach().cpu().flatten()``, which on the CPU is a view of the live parameter, not a copy:
+  the weights "before" an update and at the start of a step always equal the current ones, so its
+  importance and its penalty stay exactly 0 and SI trains as naive fine-tuning (on a GPU ``.cpu()``
+  copies).  :func:`repair_template` gives its plugin copies (:func:`copying_si_plugin`).  With copies,
+  avalanche's importance ``clamp(−Σ g·Δθ / (Δ² + ε), max=0.001)`` can be negative without bound (for
+  weights that barely moved), which rewards drifting away and drove the training loss to −39, then
+  NaN, on digits; the repaired plugin also clamps it at 0 from below (the paper's importance is a
+  non-negative cost).
 """
 
 from __future__ import annotations
@@ -114,6 +123,42 @@ def _loss_logger(strategy: "AvalancheStrategy"):
     return EpochLoss()
 
 
+def copying_si_plugin(plugin_cls: type) -> type:
+    """A subclass of avalanche's ``SynapticIntelligencePlugin`` whose weight snapshots (the anchor of a
+    step, the weights before each update) are copies, as the method needs, on every device, and whose
+    importance is clamped to ``[0, 0.001]`` (avalanche clamps it from above only)."""
+
+    def freeze(entries) -> None:
+        for entry in entries.values():
+            entry.data = entry.data.clone()
+
+    class CopyingSynapticIntelligencePlugin(plugin_cls):
+        def after_training_exp(self, strategy, **kwargs):
+            super().after_training_exp(strategy, **kwargs)
+            for entry in self.ewc_data[1].values():  # importance: at least 0, as in the paper
+                entry.data = entry.data.clamp(min=0)
+
+        def before_training_exp(self, strategy, **kwargs):
+            super().before_training_exp(strategy, **kwargs)
+            freeze(self.ewc_data[0])
+
+        def before_training_iteration(self, strategy, **kwargs):
+            super().before_training_iteration(strategy, **kwargs)
+            freeze(self.syn_data["old_theta"])
+
+    return CopyingSynapticIntelligencePlugin
+
+
+def repair_template(template) -> None:
+    """Fix, in place, what avalanche gets wrong in a built template (see the module docstring)."""
+    from avalanche.training.plugins import SynapticIntelligencePlugin
+
+    repaired = copying_si_plugin(SynapticIntelligencePlugin)
+    for plugin in template.plugins:
+        if type(plugin) is SynapticIntelligencePlugin:
+            plugin.__class__ = repaired
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device):
     """Run under ``seed`` for torch (CPU and the CUDA device), Python and NumPy, then restore every state."""
@@ -159,6 +204,7 @@ class AvalancheStrategy(Strategy):
         self.step_sizes: list[int] = []
         with seeded(context.seed, context.device), self._threads():
             self.template = self.build_template()
+            repair_template(self.template)
         self.model = self.template.model
 
     # ------------------------------------------------------------------ construction

@@ -156,3 +156,42 @@ def test_reruns_and_the_process_executor_give_identical_leaderboards(tmp_path):
     assert (tmp_path / "a/av/leaderboard.csv").read_bytes() == first
     assert main(["run", str(board), "--output", str(tmp_path / "b"), "--quiet", "--workers", "2"]) == 0
     assert (tmp_path / "b/av/leaderboard.csv").read_bytes() == first
+
+
+def _si_importance(strategy_cls, params):
+    from harness.api.experience import Experience
+    from harness.api.strategy import StrategyContext
+    from harness.datasets.digits import DigitsParams
+    from harness.datasets.loading import load_dataset
+
+    data = load_dataset("digits", DigitsParams())
+    strategy = strategy_cls(params, StrategyContext(torch.device("cpu"), 0, (1, 8, 8), 10))
+    for i, classes in enumerate([[0, 1, 2, 3], [4, 5]]):
+        mask = torch.isin(data.train_y, torch.tensor(classes))
+        strategy.learn(Experience(i, "cil", data.train_x[mask], data.train_y[mask], tuple(classes), tuple(range(4 + 2 * i))))
+    return strategy
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_synaptic_intelligence_is_repaired_on_the_cpu(monkeypatch):
+    """avalanche's own SI plugin snapshots CPU weights as views: its importance stays 0 and it trains as
+    naive; the repaired one has a positive, bounded importance and a penalty that changes training."""
+    from avalanche.training.plugins import SynapticIntelligencePlugin
+
+    from harness.components.avalanche_strategy import AvalancheParams
+    from strategies.avalanche_baselines import AvalancheNaive, AvalancheSI, SIParams
+
+    si = _si_importance(AvalancheSI, SIParams(epochs=1, si_lambda=1e4))
+    plugin = next(p for p in si.template.plugins if isinstance(p, SynapticIntelligencePlugin))
+    importance = torch.cat([entry.data for entry in plugin.ewc_data[1].values()])
+    assert importance.min() >= 0 and importance.max() <= 0.001 and importance.max() > 0
+    naive = _si_importance(AvalancheNaive, AvalancheParams(epochs=1))
+    assert si.training_log()[-1]["train_loss"] != naive.training_log()[-1]["train_loss"]
+    # the upstream plugin alone, on the same data: no importance at all
+    import harness.components.avalanche_strategy as bridge
+
+    monkeypatch.setattr(bridge, "repair_template", lambda template: None)
+    plain = _si_importance(AvalancheSI, SIParams(epochs=1, si_lambda=1e4))
+    plain_plugin = next(p for p in plain.template.plugins if isinstance(p, SynapticIntelligencePlugin))
+    assert all(float(entry.data.abs().sum()) == 0 for entry in plain_plugin.ewc_data[1].values())
+    assert plain.training_log()[-1]["train_loss"] == naive.training_log()[-1]["train_loss"]
