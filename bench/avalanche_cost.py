@@ -66,7 +66,7 @@ def main() -> None:
     print(f"medians over {args.repeats} fresh processes:")
     print(f"  import torch:              {med['torch_s']:6.2f} s  {torch_mb:7.1f} MB")
     print(f"  owlbench + built-ins:      {med['owlbench_s']:6.2f} s  {owl_mb:7.1f} MB")
-    print(f"  avalanche (import_avalanche): {med['avalanche_s']:6.2f} s  {av_mb:7.1f} MB")
+    print(f"  avalanche-lib:             {med['avalanche_s']:6.2f} s  {av_mb:7.1f} MB")
     print(f"  ratio avalanche / torch:   time {med['avalanche_s'] / med['torch_s']:.2f}  memory {av_mb / torch_mb:.2f}")
     jobs = {name: statistics.median(_run(JOB, name)["job_s"] for _ in range(args.repeats)) for name in ("nmc", "avalanche-naive")}
     print(f"  one digits cil job in memory (median): nmc {jobs['nmc']:.2f} s, avalanche-naive {jobs['avalanche-naive']:.2f} s "
