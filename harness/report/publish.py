@@ -76,10 +76,15 @@ def _seeds(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+# the distributions the published line names (avalanche-lib only where a board's jobs used it)
+VERSIONS_SHOWN = ("owlbench", "torch", "avalanche-lib")
+
+
 def run_facts(results: BoardResults, manifest: dict[str, Any]) -> dict[str, Any]:
     """Seeds, job counts and times, devices and versions of the board's finished jobs."""
     planned = manifest["jobs"]
-    times, devices, versions = [], set(), set()
+    times, devices = [], set()
+    versions: dict[str, set[str]] = {k: set() for k in VERSIONS_SHOWN}
     for job in planned:
         metrics = jobs.read_metrics(results.board_dir, job["id"])
         if metrics is None:
@@ -88,7 +93,9 @@ def run_facts(results: BoardResults, manifest: dict[str, Any]) -> dict[str, Any]
         config = jobs.read_config(results.board_dir, job["id"]) or {}
         devices.add(str(config.get("resolved_device", "?")))
         found = config.get("versions") if isinstance(config.get("versions"), dict) else {}
-        versions.add(", ".join(f"{k} {found[k]}" for k in ("owlbench", "torch", "avalanche-lib") if k in found))
+        for k in VERSIONS_SHOWN:
+            if k in found:
+                versions[k].add(str(found[k]))
     failed = sum((results.board_dir / j["id"] / jobs.FAILED_FILE).is_file() for j in planned)
     return {
         "planned": len(planned),
@@ -98,7 +105,7 @@ def run_facts(results: BoardResults, manifest: dict[str, Any]) -> dict[str, Any]
         "job_time_s": sum(times),
         "longest_s": max(times, default=0.0),
         "devices": ", ".join(sorted(devices)) or "–",
-        "versions": "; ".join(sorted(v for v in versions if v)) or "–",
+        "versions": ", ".join(f"{k} {' / '.join(sorted(v))}" for k, v in versions.items() if v) or "–",
     }
 
 
