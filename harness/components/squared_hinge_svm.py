@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import torch
 
 CG_RESIDUAL = 0.1
+SPARSE_BELOW = 0.02  # share of (sample, class) pairs inside the margin under which products gather rows
+SPARSE_MAX_BYTES = 512 * 2**20
 ARMIJO = 0.01
 MAX_HALVINGS = 30
 
@@ -103,10 +105,29 @@ def fit_squared_hinge_ovr(x: torch.Tensor, labels: torch.Tensor, num_classes: in
     return SVMSolution(w[:, :-1].clone(), w[:, -1].clone(), _objective(w, scores, y, c), iterations, converged)
 
 
+def _hessian_products(inside: torch.Tensor, xt: torch.Tensor, c: float):
+    """``p ↦ [p_k + 2C X̃ᵀ(m_k ∘ X̃p_k)]_k`` for the margin masks ``inside`` (N × K).  Dense: two products
+    over all rows.  Once few (sample, class) pairs are inside the margin (a share below
+    ``SPARSE_BELOW``, their rows within ``SPARSE_MAX_BYTES``), each class's rows inside it are gathered
+    once and its product uses them alone: the same values, summed over fewer (all-zero) terms."""
+    dtype = xt.dtype
+    nnz = int(inside.count_nonzero())
+    if nnz >= SPARSE_BELOW * inside.numel() or nnz * xt.shape[1] * xt.element_size() > SPARSE_MAX_BYTES:
+        m = inside.to(dtype)
+        return lambda p: p + 2 * c * ((m * (xt @ p.T)).T @ xt)
+    rows = [xt[torch.nonzero(inside[:, k]).flatten()] for k in range(inside.shape[1])]
+
+    def product(p: torch.Tensor) -> torch.Tensor:
+        return p + 2 * c * torch.stack([r.T @ (r @ p[k]) for k, r in enumerate(rows)])
+
+    return product
+
+
 def _newton_direction(grad: torch.Tensor, inside: torch.Tensor, xt: torch.Tensor, c: float, max_cg: int) -> torch.Tensor:
     """Batched CG on ``H_k d_k = −∇f_k`` (one system per row of ``grad``), in ``xt``'s dtype."""
     dtype = xt.dtype
-    g, m = grad.to(dtype), inside.to(dtype)
+    g = grad.to(dtype)
+    hessian = _hessian_products(inside, xt, c)
     d = torch.zeros_like(g)
     r = -g
     p = r.clone()
@@ -116,7 +137,7 @@ def _newton_direction(grad: torch.Tensor, inside: torch.Tensor, xt: torch.Tensor
         active = rr > stop
         if not bool(active.any()):
             break
-        hp = p + 2 * c * ((m * (xt @ p.T)).T @ xt)
+        hp = hessian(p)
         curvature = (p * hp).sum(1)
         a = torch.where(active, rr / curvature, torch.zeros_like(rr))
         d += a[:, None] * p

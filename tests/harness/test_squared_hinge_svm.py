@@ -61,3 +61,15 @@ def test_fetril_with_the_newton_solver_predicts_as_with_liblinear(digits):
         fetril.learn(Experience(1, "cil", x[~base], y[~base], tuple(range(5, 10)), tuple(range(10))))
         predictions[solver] = fetril.predict(digits.test_x.flatten(1)).predicted_classes()
     assert (predictions["liblinear"] == predictions["newton"]).double().mean() >= 0.99
+
+
+def test_gathered_hessian_products_equal_the_dense_ones():
+    from harness.components import squared_hinge_svm as svm
+
+    g = torch.Generator().manual_seed(5)
+    xt = torch.randn(400, 9, generator=g, dtype=torch.float64)
+    inside = torch.rand(400, 7, generator=g) < 0.01  # sparse enough for the gathered form
+    p = torch.randn(7, 9, generator=g, dtype=torch.float64)
+    gathered = svm._hessian_products(inside, xt, 0.7)(p)
+    dense = p + 2 * 0.7 * ((inside.double() * (xt @ p.T)).T @ xt)
+    assert torch.allclose(gathered, dense, rtol=1e-12, atol=1e-12)
