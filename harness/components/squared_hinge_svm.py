@@ -10,7 +10,8 @@ of value 1 whose weight is the bias and is regularised like the others)::
 Solver: Newton's method with a conjugate-gradient inner solve and a backtracking line search
 (liblinear's own primal solvers are Newton methods: a trust-region one in older releases, a
 line-search one since 2.40), run for all ``K`` classes together so that every product is one matrix
-product over the ``N × (D+1)`` data:
+product over the ``N × (D+1)`` data (or, once few samples are inside any class's margin, products
+over each class's gathered rows inside it):
 
 - gradient ``∇f_k = w_k + 2C X̃ᵀ[m_k ∘ (X̃w_k − y_k)]`` and generalised Hessian products
   ``H_k v = v + 2C X̃ᵀ[m_k ∘ X̃v]``, ``m_ik = [y_ik wᵀx̃_i < 1]`` (the samples inside the margin);
