@@ -66,8 +66,8 @@ def tensor_dataset(inputs: torch.Tensor, targets: torch.Tensor, indices: torch.T
 
 
 def benchmark_view(step_sizes: Sequence[int], class_order: Sequence[int], num_classes: int | None) -> SimpleNamespace:
-    """What iCaRL reads from ``experience.benchmark``, limited to what a strategy has seen: the class
-    order so far and the sizes of the steps so far.  iCaRL sizes its class-mean table by the sum of
+    """What iCaRL reads from ``experience.benchmark``: the sizes of the steps so far and the class order
+    as far as it is known (to a strategy: the classes seen so far; in an export: the whole order).  iCaRL sizes its class-mean table by the sum of
     ``n_classes_per_exp`` when it first builds it (a smaller table breaks its distillation copy at the
     next step), so a last entry holds the number of classes not seen yet (the total, not the future
     steps)."""
@@ -88,19 +88,24 @@ def attach_stream(experiences: list, name: str, benchmark=None) -> None:
         experience.current_experience = i
 
 
+def set_timeline(experience, new_classes: Sequence[int], previous: Sequence[int], benchmark) -> None:
+    """The class timeline avalanche's heads and plugins read (``classes_in_this_experience``,
+    ``previous_classes``, ``classes_seen_so_far``; ``future_classes`` is not given) and ``benchmark``
+    (:func:`benchmark_view`, or an exported benchmark)."""
+    new, previous = [int(c) for c in new_classes], [int(c) for c in previous]
+    experience.classes_in_this_experience = new
+    experience.previous_classes = previous
+    experience.classes_seen_so_far = previous + new
+    experience.benchmark = benchmark
+
+
 def training_experience(dataset, step: int, new_classes: Sequence[int], previous: Sequence[int], benchmark) -> object:
     """One avalanche training experience: ``dataset`` at position ``step`` of a training stream, with
-    the class timeline avalanche's heads and plugins read (``classes_in_this_experience``,
-    ``previous_classes``, ``classes_seen_so_far``; ``future_classes`` is not given) and ``benchmark``
-    (:func:`benchmark_view` or an exported benchmark)."""
+    its class timeline (:func:`set_timeline`)."""
     import_avalanche()
     from avalanche.benchmarks.scenarios.dataset_scenario import DatasetExperience
 
     experience = DatasetExperience(dataset=dataset, current_experience=step)
     attach_stream([experience], "train")
-    experience.current_experience = step
-    experience.classes_in_this_experience = [int(c) for c in new_classes]
-    experience.previous_classes = [int(c) for c in previous]
-    experience.classes_seen_so_far = [int(c) for c in previous] + [int(c) for c in new_classes]
-    experience.benchmark = benchmark
+    set_timeline(experience, new_classes, previous, benchmark)
     return experience

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,8 @@ def scenario_arrays(config, scenario_label: str, seed: int, unlabeled: bool = Fa
     if data.modality != "tensor" and config.backbone is None:
         raise ConfigError("backbone", f"dataset {data.name!r} holds {data.modality} inputs; export needs tensors, so give the board a backbone")
     plan = SCENARIOS.get(scenario.name)().plan(scenario.params, data, seed)
-    train_x, test_x = job_inputs(_InputsJob(config), data, torch.device("cpu"))
+    job = SimpleNamespace(backbone=config.backbone, dataset=config.dataset, device="cpu")  # what job_inputs reads
+    train_x, test_x = job_inputs(job, data, torch.device("cpu"))
     meta = {"board": config.name, "scenario": scenario_label, "seed": int(seed)}
     return plan_arrays(plan, data, train_x, test_x, unlabeled, meta)
 
@@ -102,33 +104,21 @@ def plan_arrays(plan, data, train_x: torch.Tensor, test_x: torch.Tensor, unlabel
     return ScenarioArrays(streams, new_classes, len(plan.class_order), described)
 
 
-class _InputsJob:
-    """The three fields of a job that :func:`harness.backbones.inputs.job_inputs` reads."""
-
-    def __init__(self, config):
-        self.backbone, self.dataset, self.device = config.backbone, config.dataset, "cpu"
-
-
 def to_avalanche(arrays: ScenarioArrays):
     """The avalanche benchmark of ``arrays`` (see the module docstring for its streams and attributes)."""
-    from harness.components.avalanche_data import import_avalanche, tensor_dataset
+    from harness.components.avalanche_data import benchmark_view, import_avalanche, set_timeline, tensor_dataset
 
     import_avalanche()
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
 
-    datasets = {f"{name}": [tensor_dataset(x, y, i) for x, y, i in arrays.streams[name]] for name in STREAMS}
+    datasets = {name: [tensor_dataset(x, y, i) for x, y, i in arrays.streams[name]] for name in STREAMS}
     benchmark = benchmark_from_datasets(**datasets)
-    sizes = [len(c) for c in arrays.new_classes]
-    remaining = arrays.num_classes - sum(sizes)
-    benchmark.n_classes_per_exp = sizes + ([remaining] if remaining > 0 else [])
-    benchmark.classes_order = list(range(arrays.num_classes))
+    view = benchmark_view([len(c) for c in arrays.new_classes], range(arrays.num_classes), arrays.num_classes)
+    benchmark.n_classes_per_exp, benchmark.classes_order = view.n_classes_per_exp, view.classes_order
     benchmark.owlbench = dict(arrays.meta)
     previous: list[int] = []
     for experience, new in zip(benchmark.train_stream, arrays.new_classes):
-        experience.classes_in_this_experience = list(new)
-        experience.previous_classes = list(previous)
-        experience.classes_seen_so_far = previous + list(new)
-        experience.benchmark = benchmark
+        set_timeline(experience, new, previous, benchmark)
         previous = previous + list(new)
     return benchmark
 
