@@ -61,6 +61,8 @@ class Job:
     archive_top_k: int = 5  # how much of each prediction predictions.npz keeps (0: none); not part of the id
     scorers: tuple[Entry, ...] = ()  # the board's open-set scorers (part of the id when there are some)
     far: Entry | None = None  # far-unknown dataset (part of the id when there is one)
+    predictions: str = "auto"  # dense logits or summaries (the same numbers); not part of the id
+    threads: int | str = "auto"  # torch threads of the job (the same numbers); not part of the id
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the job's numbers; its hash is the job id."""

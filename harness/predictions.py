@@ -34,7 +34,9 @@ import torch
 
 from harness.api.experience import Prediction
 from harness.api.scenario import ScenarioPlan, StepPlan
+from harness.api.summary import SummaryRequest
 from harness.jobs import PREDICTIONS_FILE
+from harness.store.summaries import summary_of_logits
 
 ARCHIVE = PREDICTIONS_FILE
 DEFAULT_TOP_K = 5
@@ -70,23 +72,20 @@ class PredictionRecorder:
         }
 
     def add(self, step: int, train_size: int, prediction: Prediction, scorer_scores: dict[str, Any] | None = None, far_scores: dict[str, Any] | None = None) -> None:
-        logits = prediction.logits.detach().cpu()
         classes = prediction.classes.detach().cpu().numpy().astype(np.int64)
-        top = torch.topk(logits, max(1, min(self.top_k, logits.shape[1])), dim=1)
-        others = np.flatnonzero(~np.isin(classes, self.base))
-        if len(others):
-            sub = logits[:, torch.from_numpy(others)]
-            best = sub.argmax(dim=1)
-            new_class, new_logit = classes[others][best.numpy()], sub.gather(1, best[:, None])[:, 0].numpy()
-        else:
-            new_class, new_logit = np.full(len(logits), -1, dtype=np.int64), np.full(len(logits), -np.inf, dtype=logits.numpy().dtype)
+        summary = prediction.summary
+        if prediction.logits is not None:
+            request = SummaryRequest(self.top_k, tuple(int(c) for c in self.base))
+            summary = summary_of_logits(prediction.logits.detach().cpu(), prediction.classes.detach().cpu(), request)
+        k = min(self.top_k, summary.top_classes.shape[1])
+        new_class, new_logit = summary.new_best_classes.detach().cpu().numpy(), summary.new_best_values.detach().cpu().numpy()
         prefix = f"step{step}/"
         self.arrays.update({
             prefix + "classes": classes,
             prefix + "predicted": prediction.predicted_classes().detach().cpu().numpy().astype(np.int64),
             prefix + "known_score": prediction.known_score.detach().cpu().numpy(),
-            prefix + "top_classes": classes[top.indices.numpy()],
-            prefix + "top_logits": top.values.numpy(),
+            prefix + "top_classes": summary.top_classes[:, :k].detach().cpu().numpy().astype(np.int64),
+            prefix + "top_logits": summary.top_values[:, :k].detach().cpu().numpy(),
             prefix + "new_best_class": np.asarray(new_class, dtype=np.int64),
             prefix + "new_best_logit": np.asarray(new_logit),
             prefix + "train_size": np.array(train_size, dtype=np.int64),

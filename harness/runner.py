@@ -21,12 +21,14 @@ from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.metrics.evaluator import StepEvaluator, prediction_problem
 from harness.backbones.inputs import job_inputs
 from harness.api.registry import STRATEGIES
-from harness.api.registry import SCENARIOS, SCORERS, load_builtins
+from harness.api.registry import METRICS, SCENARIOS, SCORERS, load_builtins
+from harness.api.summary import LogitSummary, SummaryRequest
 from harness.api.scenario import ScenarioPlan
 from harness.api.strategy import StrategyContext
 from harness.jobs import Job, code_fingerprint
 
 PREDICT_BATCH = 4096
+AUTO_DENSE_BYTES = 256 * 2**20  # ``predictions: auto`` summarises when a step's dense logits would exceed this
 
 
 class InvalidPrediction(ValueError):
@@ -45,13 +47,35 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return versions
 
 
-def predict_in_batches(strategy, inputs: torch.Tensor) -> Prediction:
-    parts = [strategy.predict(inputs[i : i + PREDICT_BATCH]) for i in range(0, len(inputs), PREDICT_BATCH)]
+def predict_in_batches(strategy, inputs: torch.Tensor, request: SummaryRequest | None = None) -> Prediction:
+    """The strategy's prediction for ``inputs``, a batch at a time: summaries when ``request`` is
+    given and the strategy can summarise (:meth:`Strategy.predict_summary`), dense logits otherwise."""
+    batches = [inputs[i : i + PREDICT_BATCH] for i in range(0, len(inputs), PREDICT_BATCH)]
+    first = strategy.predict_summary(batches[0], request) if request is not None and batches else None
+    if first is not None:
+        parts = [first, *(strategy.predict_summary(b, request) for b in batches[1:])]
+        return Prediction(None, parts[0].classes, torch.cat([p.known_score for p in parts]), LogitSummary.cat([p.summary for p in parts]))
+    parts = [strategy.predict(b) for b in batches]
     return Prediction(
         logits=torch.cat([p.logits for p in parts]),
         classes=parts[0].classes,
         known_score=torch.cat([p.known_score for p in parts]),
     )
+
+
+def summary_request(job: Job, plan: ScenarioPlan, scorers: dict, n_test: int) -> SummaryRequest | None:
+    """What the job reads of each prediction, or ``None`` when it keeps dense logits: on
+    ``predictions: dense``, when a metric or scorer reads every logit, and on ``auto`` while the
+    test set's logits would fit in :data:`AUTO_DENSE_BYTES` at every step."""
+    applied = [m for m in METRICS.in_order() if m.applies(plan)]
+    if job.predictions == "dense" or any(m.needs_logits for m in applied) or any(s.needs_logits for s in scorers.values()):
+        return None
+    if job.predictions == "auto" and 4 * n_test * len(plan.class_order) <= AUTO_DENSE_BYTES:
+        return None
+    request = SummaryRequest(max(1, job.archive_top_k), tuple(int(c) for c in plan.steps[0].new_classes))
+    for scorer in scorers.values():
+        request = request.merged(scorer.reads())
+    return request
 
 
 def remap(labels: np.ndarray, plan: ScenarioPlan) -> np.ndarray:
@@ -116,9 +140,9 @@ def far_inputs(job: Job, strategy_cls) -> torch.Tensor:
     return job_inputs(SimpleNamespace(backbone=job.backbone, dataset=job.far, device=job.device), far)[1]
 
 
-def far_scores(scorers: dict, strategy, far_x: torch.Tensor) -> dict[str, Any]:
+def far_scores(scorers: dict, strategy, far_x: torch.Tensor, request: SummaryRequest | None = None) -> dict[str, Any]:
     """The strategy's own score (``default``) and every scorer's on the far-unknown samples."""
-    prediction = predict_in_batches(strategy, far_x)
+    prediction = predict_in_batches(strategy, far_x, request)
     features = embed_in_batches(strategy, far_x) if any(s.needs_features for s in scorers.values()) else None
     out: dict[str, Any] = {"default": prediction.known_score.detach().cpu().numpy()}
     out.update({label: _score_or_reason(scorer, prediction, features) for label, scorer in scorers.items()})
@@ -148,6 +172,8 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     recorder = PredictionRecorder(plan, test_y, job.archive_top_k) if job.archive_top_k else None
     scorers = {s.label: SCORERS.get(s.name)(s.params) for s in job.scorers}
     far_x = far_inputs(job, strategy_cls).to(device) if job.far is not None else None
+    request = summary_request(job, plan, scorers, len(test_x))
+    summarised: list[int] = []  # steps whose predictions carried summaries instead of logits
     meter = CostMeter(device)
     steps = tqdm(plan.steps, desc=job.title, unit="step", leave=False, disable=not progress)
     for i, step in enumerate(steps):
@@ -155,13 +181,15 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
         learn_started = time.perf_counter()
         learn_step(strategy, plan, i, train_x[idx].to(device), train_y[idx].to(device))
         eval_started = time.perf_counter()
-        prediction = predict_in_batches(strategy, test_x)
+        prediction = predict_in_batches(strategy, test_x, request)
+        if prediction.logits is None:
+            summarised.append(i)
         problem = prediction_problem(prediction, len(test_x), plan, i)
         if problem:
             raise InvalidPrediction(f"strategy {job.strategy.label!r} at step {i}: {problem}")
         score_started = time.perf_counter()  # the scorers' time, and that of the far unknowns
         scores = score_step(scorers, strategy, plan.steps[i].labeled, train_x[idx].to(device), train_y[idx], test_x, prediction) if scorers else None
-        far = far_scores(scorers, strategy, far_x) if far_x is not None else None
+        far = far_scores(scorers, strategy, far_x, request) if far_x is not None else None
         score_s = time.perf_counter() - score_started
         evaluator.update(i, len(idx), prediction, scores, far)
         meter.step(eval_started - learn_started, time.perf_counter() - eval_started - score_s, len(idx), score_s if scorers or far else None)
@@ -179,6 +207,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "step_mixes_seen": [s.mixes_seen for s in plan.steps],
             "num_new_given": plan.num_new_given,
             "resolved_device": str(device),
+            "predictions": {"mode": job.predictions, "summarised_steps": summarised},
             "versions": package_versions(strategy_cls.packages),
             "code": code_fingerprint(job),
             "provenance": provenance(job.resolved(), data, plan),

@@ -44,7 +44,10 @@ def expand(config: BoardConfig) -> list[Job]:
     combinations in grid order); unsupported pairs are left out (see :func:`skipped`)."""
     unsupported = _unsupported(config)
     return [
-        Job(config.name, config.dataset, scenario, strategy, seed, config.device, config.backbone, config.archive_top_k, config.scorers, config.far)
+        Job(
+            config.name, config.dataset, scenario, strategy, seed, config.device, config.backbone, config.archive_top_k, config.scorers, config.far,
+            config.predictions, config.threads,
+        )
         for scenario in config.scenarios
         for strategy in config.strategies
         if (scenario.label, strategy.label) not in unsupported

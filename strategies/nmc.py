@@ -11,6 +11,7 @@ from pydantic import Field
 from harness.components.discovery import DiscoveryParams, PrototypeDiscovery
 from harness.api.experience import Experience, Prediction
 from harness.api.params import Params
+from harness.api.summary import SummaryRequest
 from harness.store.prototype_store import PrototypeStore
 from harness.api.registry import STRATEGIES
 from harness.api.strategy import Strategy
@@ -54,3 +55,7 @@ class NMC(PrototypeDiscovery, Strategy):
     def predict(self, inputs: torch.Tensor) -> Prediction:
         logits = self.store.scores(self._features(inputs), self.params.metric, self.params.normalize_means)
         return Prediction(logits=logits, classes=self.store.class_ids.to(logits.device), known_score=logits.max(1).values)
+
+    def predict_summary(self, inputs: torch.Tensor, request: SummaryRequest) -> Prediction:
+        summary = self.store.summarise(self._features(inputs), request, self.params.metric, self.params.normalize_means)
+        return Prediction(None, self.store.class_ids.to(summary.top_values.device), summary.max_logit, summary)

@@ -30,6 +30,7 @@ from harness.components.discovery import Clustering, DiscoveryParams
 from harness.components.session_strategy import SessionBackboneStrategy
 from harness.api.experience import Experience, Prediction
 from harness.api.params import Params
+from harness.api.summary import SummaryRequest
 from harness.store.prototype_store import PrototypeStore
 from harness.api.registry import STRATEGIES
 from harness.training import BackboneParams
@@ -108,3 +109,7 @@ prototype of a labeled new class.
     def predict(self, inputs: torch.Tensor) -> Prediction:
         logits = self.params.logit_scale * self.store.scores(self.backbone.features(inputs), "cosine")
         return Prediction(logits=logits, classes=self.store.class_ids.to(logits.device), known_score=logits.max(1).values)
+
+    def predict_summary(self, inputs: torch.Tensor, request: SummaryRequest) -> Prediction:
+        summary = self.store.summarise(self.backbone.features(inputs), request, "cosine", scale=self.params.logit_scale)
+        return Prediction(None, self.store.class_ids.to(summary.top_values.device), summary.max_logit, summary)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from harness.api.summary import LogitSummary
+
 
 def _describe(experience, **fields) -> str:
     """A short repr: the step, the kind, the number of inputs and ``fields`` (never the tensors)."""
@@ -64,17 +66,41 @@ class UnlabeledExperience:
         return _describe(self, num_new_classes=self.num_new_classes, may_contain_known=self.may_contain_known)
 
 
+class LogitsNeeded(RuntimeError):
+    """A metric or scorer needs every logit of a prediction that carries only its summary."""
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
     """A strategy's answer for a batch of inputs.
 
     ``logits[i, k]`` scores input ``i`` for class ``classes[k]`` (higher is more likely);
-    ``known_score[i]`` is the open-set score, higher meaning "belongs to a known class".
+    ``known_score[i]`` is the open-set score, higher meaning "belongs to a known class".  A strategy
+    asked for a summary (:meth:`harness.api.strategy.Strategy.predict_summary`) gives ``summary``
+    instead of ``logits`` (``None``): the top classes and the reductions the harness reads
+    (:mod:`harness.api.summary`), so that no ``N × C`` matrix is made.
     """
 
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     classes: torch.Tensor
     known_score: torch.Tensor
+    summary: LogitSummary | None = None
+
+    def __post_init__(self) -> None:
+        if self.logits is None and self.summary is None:
+            raise ValueError("a Prediction needs logits or a summary")
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.known_score)
 
     def predicted_classes(self) -> torch.Tensor:
-        return self.classes[self.logits.argmax(dim=1)]
+        if self.logits is None:
+            return self.summary.top_classes[:, 0]
+        return self.classes.to(self.logits.device)[self.logits.argmax(dim=1)]
+
+    def dense_logits(self, reader: str = "this metric") -> torch.Tensor:
+        """The full logits; :class:`LogitsNeeded` naming ``reader`` when only a summary was made."""
+        if self.logits is None:
+            raise LogitsNeeded(f"{reader} needs every logit, but the prediction carries a summary; set the board's `predictions: dense`")
+        return self.logits

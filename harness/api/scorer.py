@@ -17,6 +17,7 @@ import torch
 
 from harness.api.experience import Prediction
 from harness.api.params import Params
+from harness.api.summary import SummaryRequest
 
 
 class Scorer:
@@ -26,6 +27,9 @@ class Scorer:
     Params: ClassVar[type[Params]] = Params
     needs_features: ClassVar[bool] = False
     keeps_samples: ClassVar[bool] = False  # True when it keeps training features themselves (marked in the results)
+    #: False when it reads a prediction's summary alone (:meth:`reads` says what of it);
+    #: True (the default) when it needs every logit, which keeps the board's predictions dense
+    needs_logits: ClassVar[bool] = True
     registered_name: ClassVar[str] = ""
 
     def __init__(self, params: Params):
@@ -36,6 +40,11 @@ class Scorer:
 
     def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def reads(self) -> SummaryRequest:
+        """What it reads of a prediction's summary besides the top class (``logsumexp`` at which
+        temperatures, the softmax maximum)."""
+        return SummaryRequest()
 
     @property
     def fitted(self) -> bool:

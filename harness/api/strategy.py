@@ -12,6 +12,7 @@ from harness.api.dataset import Dataset
 from harness.api.errors import ConfigError
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.api.params import Params
+from harness.api.summary import SummaryRequest
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,13 @@ class Strategy:
 
     def predict(self, inputs: torch.Tensor) -> Prediction:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def predict_summary(self, inputs: torch.Tensor, request: SummaryRequest) -> Prediction | None:
+        """:meth:`predict` with a :class:`~harness.api.summary.LogitSummary` instead of the logits,
+        equal to the summary of :meth:`predict`'s logits; ``None`` (the default): this strategy
+        cannot, and the harness calls :meth:`predict`.  The harness asks for it on boards with
+        ``predictions: summary`` (or ``auto`` and many classes)."""
+        return None
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """Feature vectors of ``inputs`` for the open-set scorers that need features (``None``: this

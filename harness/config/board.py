@@ -28,7 +28,7 @@ import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
@@ -74,6 +74,14 @@ class BoardModel(_Strict):
     archive_top_k: StrictInt = Field(
         5, ge=0, le=1000, description="class ids and logits kept per test sample and step in each job's predictions.npz (0: no archive)"
     )
+    predictions: Literal["auto", "dense", "summary"] = Field(
+        "auto",
+        description="dense: strategies give every logit; summary: those that can give the top classes and the reductions the "
+        "metrics and scorers read (same numbers, no N x C matrix); auto: summary once a step's dense logits would pass 256 MiB",
+    )
+    threads: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)] = Field(
+        "auto", description="torch threads of each job: auto (chosen from the work's size and the executor) or a number"
+    )
 
     @field_validator("name", "device")
     @classmethod
@@ -111,6 +119,8 @@ class BoardConfig:
     compare_to: str = "nmc"
     claims: tuple[dict[str, Any], ...] = ()
     archive_top_k: int = 5
+    predictions: str = "auto"
+    threads: int | str = "auto"
     scorers: tuple[Entry, ...] = ()
     far: Entry | None = None  # a dataset whose test samples are unknown at every step (far unknowns)
 
@@ -317,11 +327,26 @@ def parse_config(
         reference=tuple(parse_reference(board.reference, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         claims=tuple(parse_claims(board.claims, {s.label for s in scenarios}, {s.label for s in strategies}, _first_error)),
         archive_top_k=board.archive_top_k,
+        predictions=board.predictions,
+        threads=board.threads,
         scorers=tuple(parse_scorers(board.open_set, _parse_entry)),
         far=parse_far(board.open_set, _parse_entry),
     )
     _check_against_data(config)
+    _check_predictions(config)
     return config
+
+
+def _check_predictions(config: BoardConfig) -> None:
+    """``predictions: summary`` only where no metric or scorer reads every logit."""
+    from harness.api.registry import METRICS, SCORERS
+
+    if config.predictions != "summary":
+        return
+    readers = [f"metric {m.registered_name!r}" for m in METRICS.in_order() if m.needs_logits]
+    readers += [f"scorer {s.name!r}" for s in config.scorers if SCORERS.get(s.name).needs_logits]
+    if readers:
+        raise ConfigError("predictions", f"summary cannot serve {', '.join(readers)}, which read(s) every logit; use predictions: dense or auto")
 
 
 def _check_against_data(config: BoardConfig) -> None:

@@ -142,6 +142,8 @@ class ClusteringQuality(Metric):
     those steps of ``|estimated − true|`` (0 when the number is given).
     """
 
+    needs_logits = False
+
     kinds = frozenset({"ncd", "cgcd"})
     summary_keys = (
         MetricKey("last_clustering_accuracy", "clust acc All"),
@@ -203,8 +205,11 @@ class ClusteringQuality(Metric):
         task_aware = None
         if len(not_old):
             rows = torch.from_numpy(np.flatnonzero(evidence.is_seen)[~np.isin(y, old)])
-            logits = prediction.logits.detach().cpu()[rows][:, torch.from_numpy(not_old)]
-            task_aware = classes[not_old][logits.argmax(dim=1).numpy()]
+            if prediction.logits is None:  # the summary's best class outside the first step's
+                task_aware = prediction.summary.new_best_classes.cpu()[rows].numpy()
+            else:
+                logits = prediction.logits.detach().cpu()[rows][:, torch.from_numpy(not_old)]
+                task_aware = classes[not_old][logits.argmax(dim=1).numpy()]
         labeled = plan.steps[step].labeled
         self.update(
             step,

@@ -71,6 +71,8 @@ class ContinualAccuracy(Metric):
       FSCIL); ``harmonic_accuracy[i]`` their harmonic mean (``None`` at step 0).
     """
 
+    needs_logits = False
+
     kinds = frozenset({"cil", "fscil"})
     summary_keys = (
         MetricKey("last_accuracy", "last acc"),

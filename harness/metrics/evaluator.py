@@ -32,7 +32,11 @@ def prediction_problem(prediction: Prediction, n: int, plan: ScenarioPlan, step:
     logits, classes, score = prediction.logits, prediction.classes, prediction.known_score
     if classes.ndim != 1 or classes.dtype.is_floating_point or classes.dtype == torch.bool:
         return f"classes must be a 1-D integer tensor; got {tuple(classes.shape)} {classes.dtype}"
-    if logits.shape != (n, len(classes)):
+    if logits is None:
+        problem = _summary_problem(prediction, n)
+        if problem:
+            return problem
+    elif logits.shape != (n, len(classes)):
         return f"logits have shape {tuple(logits.shape)}, expected ({n}, {len(classes)}) for {n} inputs and {len(classes)} classes"
     if score.shape != (n,):
         return f"known_score has shape {tuple(score.shape)}, expected ({n},)"
@@ -41,10 +45,26 @@ def prediction_problem(prediction: Prediction, n: int, plan: ScenarioPlan, step:
         return "class ids must be distinct and not negative"
     if not plan.has_unlabeled_steps and not set(ids) <= set(plan.seen_after(step)):
         return f"predicts over classes it has not been shown: {sorted(set(ids) - set(plan.seen_after(step)))[:10]}"
-    if torch.isnan(logits).any() or torch.isposinf(logits).any():
+    if logits is not None and (torch.isnan(logits).any() or torch.isposinf(logits).any()):
         return "logits hold NaN or +inf"
     if not torch.isfinite(score).all():
         return "known_score holds NaN or an infinity"
+    return None
+
+
+def _summary_problem(prediction: Prediction, n: int) -> str | None:
+    """What is wrong with a summary (``logits`` is ``None``): shapes, top classes among ``classes``,
+    no NaN or ``+inf`` among the top logits."""
+    summary, classes = prediction.summary, prediction.classes
+    k = summary.top_values.shape[1] if summary.top_values.ndim == 2 else -1
+    if summary.top_values.shape != (n, k) or summary.top_classes.shape != (n, k) or not 1 <= k <= len(classes):
+        return f"the summary's top-k has shape {tuple(summary.top_values.shape)}, expected ({n}, k) with 1 <= k <= {len(classes)}"
+    if summary.new_best_classes.shape != (n,) or summary.new_best_values.shape != (n,):
+        return f"the summary's best new classes have shape {tuple(summary.new_best_classes.shape)}, expected ({n},)"
+    if not torch.isin(summary.top_classes.cpu(), classes.cpu()).all():
+        return "the summary's top classes are not all among the prediction's classes"
+    if torch.isnan(summary.top_values).any() or torch.isposinf(summary.top_values).any():
+        return "the summary's top logits hold NaN or +inf"
     return None
 
 

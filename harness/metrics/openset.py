@@ -79,6 +79,8 @@ class OpenSetDetection(Metric):
     The summaries are means over the steps where the metric exists (``None`` if there is none).
     """
 
+    needs_logits = False
+
     summary_keys = (
         MetricKey("mean_auroc", "AUROC", percent=False),
         MetricKey("mean_fpr95", "FPR@95", percent=False, higher_is_better=False, show="page"),

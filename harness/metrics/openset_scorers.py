@@ -40,6 +40,8 @@ class OpenSetScorers(Metric):
     """Per step and per scorer (the board's ``open_set.scorers`` and ``default``, the strategy's own
     score): AUROC, FPR@95, AUPR-In and AUPR-Out; ``None`` at steps without unseen-class samples."""
 
+    needs_logits = False
+
     extra_keys = ("scorers",)
 
     def __init__(self) -> None:

@@ -41,6 +41,7 @@ def squared_distances(x: np.ndarray, means: np.ndarray, precisions: list[np.ndar
 class _Gaussian(Scorer):
     Params = MahalanobisParams
     needs_features = True
+    needs_logits = False  # features alone
 
     def __init__(self, params: MahalanobisParams):
         super().__init__(params)

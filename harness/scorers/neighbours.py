@@ -42,6 +42,7 @@ class KNN(Scorer):
 
     Params = KNNParams
     needs_features = True
+    needs_logits = False  # features alone
 
     def __init__(self, params: KNNParams):
         super().__init__(params)
@@ -101,6 +102,7 @@ class PrototypeMixture(Scorer):
 
     Params = MixtureParams
     needs_features = True
+    needs_logits = False  # features alone
 
     def __init__(self, params: MixtureParams):
         super().__init__(params)

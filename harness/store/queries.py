@@ -8,8 +8,10 @@ from typing import Iterable, Literal
 import torch
 import torch.nn.functional as F
 
+from harness.api.summary import LogitSummary, SummaryRequest
 from harness.store.covariance import shrink, whitening
 from harness.store.search import BlockedSearch, block_topk
+from harness.store.summaries import blocked_summary
 
 Metric = Literal["euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis"]
 METRICS = ("euclidean", "sqeuclidean", "cosine", "dot", "mahalanobis", "sqmahalanobis")
@@ -107,7 +109,11 @@ class Queries:
             return self._per_class_full_scores(q, metric, shrinkage, out)
         qmap, protos, bias, kind = lin
         step = self._query_rows_per_chunk(len(q), 2 * protos.shape[1])
-        search = BlockedSearch(protos, bias, step, len(protos), "highest" if self.precision == "bf16" else self.precision)
+        key = ("dense", metric, normalize, mahalanobis, shrinkage)
+        search = self._cache.get(key)
+        if search is None:  # one block of all prototypes per chunk of queries (``step`` rows at most)
+            rows = self._query_rows_per_chunk(1 << 62, 2 * protos.shape[1])
+            search = self._cache[key] = BlockedSearch(protos, bias, rows, len(protos), "highest" if self.precision == "bf16" else self.precision)
         for s in range(0, len(q), step):
             qm = qmap(q[s : s + step])
             search.scores_into(qm, out[s : s + step])
@@ -178,14 +184,40 @@ class Queries:
         prototypes per class, a class scores as its best prototype.
         """
         q = self._check_query(queries, metric, mahalanobis)
-        out = torch.empty(len(q), self.num_classes, dtype=self.dtype, device=self.device)
+        return self._class_scores(q, metric, normalize_prototypes, mahalanobis, shrinkage)
+
+    def _class_scores(self, q, metric, normalize, mahalanobis, shrinkage, out=None) -> torch.Tensor:
+        out = torch.empty(len(q), self.num_classes, dtype=self.dtype, device=self.device) if out is None else out
         if self.single_prototype:  # scores are written straight into the result, a block of queries at a time
-            return self._proto_scores(q, metric, normalize_prototypes, mahalanobis, shrinkage, out=out)
+            return self._proto_scores(q, metric, normalize, mahalanobis, shrinkage, out=out)
         step = self._query_rows_per_chunk(len(q), self.num_prototypes + self.num_classes)
         for s in range(0, len(q), step):
-            block = self._proto_scores(q[s : s + step], metric, normalize_prototypes, mahalanobis, shrinkage)
+            block = self._proto_scores(q[s : s + step], metric, normalize, mahalanobis, shrinkage)
             out[s : s + step] = self._reduce_to_classes(block)
         return out
+
+    def summarise(
+        self,
+        queries: torch.Tensor,
+        request: SummaryRequest,
+        metric: Metric = "euclidean",
+        normalize_prototypes: bool = False,
+        *,
+        scale: float | None = None,
+        mahalanobis: Literal["shared", "per_class"] = "shared",
+        shrinkage: float = 0.0,
+    ) -> LogitSummary:
+        """What ``request`` asks of the logits ``scale · scores(queries, ...)`` without computing more
+        than a block of them at a time: equal, bit for bit, to
+        :func:`harness.store.summaries.summary_of_logits` of the dense logits
+        (``harness/store/summaries.py`` says why); the block's working set stays within the budget."""
+        q = self._check_query(queries, metric, mahalanobis)
+
+        def score_block(s: int, e: int, out: torch.Tensor) -> torch.Tensor:
+            block = self._class_scores(q[s:e], metric, normalize_prototypes, mahalanobis, shrinkage, out=out)
+            return block if scale is None else block.mul_(scale)
+
+        return blocked_summary(score_block, len(q), self._ids(), request, self.memory_budget_bytes, self.dtype, self.device)
 
     def topk(
         self,

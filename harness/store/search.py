@@ -57,17 +57,24 @@ def block_topk(block: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
     """Top-k along dim 1, best first, ties broken towards the lower column (deterministic).
 
     Keeps every entry above the k-th largest value and, among entries equal to it, the first ones.
+    ``torch.topk`` of ``k + 1`` finds the set; only rows whose ``(k+1)``-th value equals the k-th
+    (the k-th value occurs outside the set too) are chosen again with the first-column rule.
     """
     n, m = block.shape
     if k >= m:
         order = torch.sort(block, dim=1, descending=True, stable=True)
         return order.values, order.indices
-    kth = torch.topk(block, k, dim=1).values[:, -1:]
-    greater = block > kth
-    equal = block == kth
-    room = k - greater.sum(1, keepdim=True)
-    keep = greater | (equal & (equal.cumsum(1) <= room))
-    cols = keep.nonzero()[:, 1].view(n, k)  # nonzero is row-major: columns ascending per row
+    vals, cols = torch.topk(block, k + 1, dim=1)  # the (k+1)-th tells whether the k-th value goes on
+    kth = vals[:, k - 1 : k]
+    ambiguous = (vals[:, k] == vals[:, k - 1]).nonzero()[:, 0]
+    vals, cols = vals[:, :k], cols[:, :k]
+    if len(ambiguous):
+        sub = block[ambiguous]
+        greater, equal = sub > kth[ambiguous], sub == kth[ambiguous]
+        room = k - greater.sum(1, keepdim=True)
+        keep = greater | (equal & (equal.cumsum(1) <= room))
+        cols[ambiguous] = keep.nonzero()[:, 1].view(len(ambiguous), k)
+    cols = torch.sort(cols, dim=1).values  # by column, then stably by value: ties keep column order
     vals = block.gather(1, cols)
     order = torch.sort(vals, dim=1, descending=True, stable=True).indices
     return vals.gather(1, order), cols.gather(1, order)

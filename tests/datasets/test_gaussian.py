@@ -31,3 +31,10 @@ def test_default_classes_are_separable_by_their_means():
     means = data.train_x.view(200, 10, -1).mean(1)
     accuracy = (torch.cdist(data.test_x, means).argmin(1) == data.test_y).double().mean()
     assert accuracy > 0.9
+
+
+def test_test_classes_keeps_the_test_samples_of_evenly_spread_classes():
+    full, kept = _load(num_classes=1000, dim=8, test_per_class=2), _load(num_classes=1000, dim=8, test_per_class=2, test_classes=10)
+    assert sorted(set(kept.test_y.tolist())) == list(range(0, 1000, 100)) and len(kept.test_y) == 20
+    assert torch.equal(kept.train_x, full.train_x)
+    assert torch.equal(kept.test_x, full.test_x[torch.isin(full.test_y, torch.arange(0, 1000, 100))])

@@ -49,7 +49,7 @@ def _within(name: str, prefixes: tuple[str, ...]) -> bool:
 # room -> the first-party modules and third-party packages it may import
 ALLOWED = {
     "harness.api": (("harness.api",), {"torch", "numpy", "pydantic"}),
-    "harness.store": (("harness.store", "harness.io", "harness.devices"), {"torch", "numpy", "safetensors", "triton"}),
+    "harness.store": (("harness.store", "harness.io", "harness.devices", "harness.api.summary"), {"torch", "numpy", "safetensors", "triton"}),
     "harness.io": ((), set()),
     "harness.devices": ((), {"torch"}),
     "harness.jobs": (("harness.api", "harness.io"), set()),
