@@ -3,6 +3,7 @@ published as the job's folder by :mod:`harness.jobs`."""
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from importlib import metadata
@@ -16,7 +17,7 @@ from harness.cost import CostMeter
 from harness.datasets.loading import load_dataset
 from harness.predictions import PredictionRecorder, archive_bytes
 from harness.provenance import provenance
-from harness.devices import resolve_device
+from harness.devices import cpu_threads, job_threads, resolve_device
 from harness.api.experience import Experience, Prediction, UnlabeledExperience
 from harness.metrics.evaluator import StepEvaluator, prediction_problem
 from harness.backbones.inputs import job_inputs
@@ -151,6 +152,11 @@ def far_scores(scorers: dict, strategy, far_x: torch.Tensor, request: SummaryReq
 
 def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     """Run the job in memory and return its record (resolved config, per-step metrics, summary)."""
+    with contextlib.ExitStack() as stack:  # holds the job's thread setting until it ends
+        return _execute(job, progress, stack)
+
+
+def _execute(job: Job, progress: bool, stack: contextlib.ExitStack) -> dict[str, Any]:
     load_builtins()
     started = time.perf_counter()
     torch.manual_seed(job.seed)
@@ -165,6 +171,8 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
     else:
         train_x, test_x = job_inputs(job, data)
     test_x = test_x.to(device)
+    threads = job_threads(job.threads, torch.get_num_threads(), train_x.numel())
+    stack.enter_context(cpu_threads(threads, device))
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]), num_classes=len(plan.class_order))
     strategy = strategy_cls(job.strategy.params, context)
 
@@ -208,6 +216,7 @@ def execute(job: Job, progress: bool = True) -> dict[str, Any]:
             "num_new_given": plan.num_new_given,
             "resolved_device": str(device),
             "predictions": {"mode": job.predictions, "summarised_steps": summarised},
+            "threads": {"setting": job.threads, "used": threads if device.type == "cpu" else None},
             "versions": package_versions(strategy_cls.packages),
             "code": code_fingerprint(job),
             "provenance": provenance(job.resolved(), data, plan),

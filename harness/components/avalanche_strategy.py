@@ -54,7 +54,7 @@ from harness.components.avalanche_data import (
     tensor_dataset,
     training_experience,
 )
-from harness.training.base_training import cpu_threads
+from harness.devices import cpu_threads
 from harness.training.networks import arch_field_problem, build_network
 from harness.training.params import BackboneParams
 

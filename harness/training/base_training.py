@@ -16,7 +16,6 @@ averages collected while the weights moved; with short schedules the latter lag 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.datasets.splits import stratified_split
+from harness.devices import cpu_threads
 from harness.training.augment import BatchAugmenter, Normalized
 from harness.training.batches import epoch_batches
 from harness.training.heads import build_head
@@ -59,20 +59,6 @@ class TrainedBackbone:
         with cpu_threads(self.threads, self.device):
             parts = [self.network(inputs[i : i + batch_size].to(self.device, torch.float32)) for i in range(0, len(inputs), batch_size)]
         return torch.cat(parts).float()
-
-
-@contextlib.contextmanager
-def cpu_threads(count: int | None, device: torch.device):
-    """Torch intra-op threads set to ``count`` inside the block when running on the CPU, restored after."""
-    if count is None or device.type != "cpu" or count == torch.get_num_threads():
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _freeze(module: nn.Module) -> nn.Module:
