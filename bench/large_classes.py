@@ -94,12 +94,10 @@ def run_board(board: Path, mode: str, out: Path) -> Path:
     """``owlbench run`` of ``board`` with ``predictions: mode`` into ``out``; the board's folder."""
     import yaml
 
-    config = yaml.safe_load(board.read_text())
-    config["predictions"] = mode
-    path = out / f"{mode}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path), "--output", str(out / mode), "--quiet"], check=True)
-    return out / mode / config["name"]
+    name = yaml.safe_load(board.read_text())["name"]
+    command = [sys.executable, "-m", "harness.cli", "run", str(board), "--output", str(out / mode), "--quiet", "--set", f"predictions={mode}"]
+    subprocess.run(command, check=True)
+    return out / mode / name
 
 
 def board_costs(folder: Path) -> dict[str, dict]:

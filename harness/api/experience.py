@@ -66,10 +66,6 @@ class UnlabeledExperience:
         return _describe(self, num_new_classes=self.num_new_classes, may_contain_known=self.may_contain_known)
 
 
-class LogitsNeeded(RuntimeError):
-    """A metric or scorer needs every logit of a prediction that carries only its summary."""
-
-
 @dataclass(frozen=True, slots=True)
 class Prediction:
     """A strategy's answer for a batch of inputs.
@@ -90,17 +86,7 @@ class Prediction:
         if self.logits is None and self.summary is None:
             raise ValueError("a Prediction needs logits or a summary")
 
-    @property
-    def num_inputs(self) -> int:
-        return len(self.known_score)
-
     def predicted_classes(self) -> torch.Tensor:
         if self.logits is None:
             return self.summary.top_classes[:, 0]
-        return self.classes.to(self.logits.device)[self.logits.argmax(dim=1)]
-
-    def dense_logits(self, reader: str = "this metric") -> torch.Tensor:
-        """The full logits; :class:`LogitsNeeded` naming ``reader`` when only a summary was made."""
-        if self.logits is None:
-            raise LogitsNeeded(f"{reader} needs every logit, but the prediction carries a summary; set the board's `predictions: dense`")
-        return self.logits
+        return self.classes[self.logits.argmax(dim=1)]

@@ -81,7 +81,7 @@ class Metric:
     curves: ClassVar[tuple[StepCurve, ...]] = ()
     table_note: ClassVar[str] = ""
     registered_name: ClassVar[str] = ""
-    #: True (the default) when :meth:`observe` may read every logit (``prediction.dense_logits()``),
+    #: True (the default) when :meth:`observe` may read every logit (``prediction.logits``),
     #: which keeps a board's predictions dense; False when it reads ``evidence.predicted``, the
     #: open-set scores and ``prediction.summary`` only (harness.api.summary), as the built-in ones do
     needs_logits: ClassVar[bool] = True

@@ -60,9 +60,6 @@ class LogitSummary:
     def max_logit(self) -> torch.Tensor:
         return self.top_values[:, 0]
 
-    def __len__(self) -> int:
-        return len(self.top_values)
-
     @staticmethod
     def cat(parts: list["LogitSummary"]) -> "LogitSummary":
         keys = parts[0].logsumexp.keys()

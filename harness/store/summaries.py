@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from harness.api.summary import LogitSummary, SummaryRequest
+from harness.store.search import block_topk
 
 MIN_ROWS = 16  # rows per block below which a CPU GEMM may round a row differently
 _BLOCK_SCORES = 1 << 22  # scores per block (16 MiB of float32): the block stays in the last-level cache
@@ -36,8 +37,6 @@ def top_columns(block: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     if k == 1:  # max returns the first maximal column
         values, columns = block.max(dim=1, keepdim=True)
         return values, columns
-    from harness.store.search import block_topk
-
     return block_topk(block, k)
 
 
