@@ -5,6 +5,8 @@ the statistics are computed the way every strategy's are."""
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import torch
 
@@ -18,12 +20,21 @@ class ClassStatistics:
 
     def __init__(self):
         self.store: PrototypeStore | None = None
+        self._memo: dict = {}  # what was derived from the statistics since the last update
 
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         x = features.detach().cpu().double()
         if self.store is None:
             self.store = PrototypeStore(x.shape[1], device="cpu", dtype=torch.float64, covariance="full")
         self.store.update(x, labels.detach().cpu().long())
+        self._memo.clear()
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept until the next update: a step scores its test and its far-unknown samples
+        with the same statistics, and a precision of D = 784 costs an eigendecomposition each time."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def classes(self) -> list[int]:

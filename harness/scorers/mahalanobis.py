@@ -60,7 +60,7 @@ class _Gaussian(Scorer):
     def _class_distances(self, x: np.ndarray) -> np.ndarray:
         s, alpha = self.stats, self.params.shrinkage
         if self.params.covariance == "tied":
-            precisions = [precision(shrunk(s.tied_covariance(), alpha))]
+            precisions = [s.memo("tied precision", lambda: precision(shrunk(s.tied_covariance(), alpha)))]
         else:
             for c in s.classes:
                 if c not in self._precisions:
@@ -87,6 +87,7 @@ class RelativeMahalanobis(_Gaussian):
 
     def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
         x = features.detach().cpu().double().numpy()
-        mean, cov = self.stats.global_mean_covariance()
-        background = squared_distances(x, mean[None, :], [precision(shrunk(cov, self.params.shrinkage))])[:, 0]
+        mean, cov = self.stats.memo("global", self.stats.global_mean_covariance)
+        background_precision = self.stats.memo("global precision", lambda: precision(shrunk(cov, self.params.shrinkage)))
+        background = squared_distances(x, mean[None, :], [background_precision])[:, 0]
         return -(self._class_distances(x) - background[:, None]).min(axis=1)

@@ -96,6 +96,23 @@ def test_relative_mahalanobis_subtracts_the_background_gaussian():
     assert np.allclose(scorer.score(None, test), expected)
 
 
+@pytest.mark.parametrize("name", ["mahalanobis", "relative_mahalanobis"])
+def test_gaussian_scores_follow_every_update_although_precisions_are_kept(name):
+    """The precisions derived from the statistics are kept between scores and dropped on update:
+    a scorer updated step by step scores as one fitted afresh on the same data."""
+    x, y = _data()
+    test, _ = _data(seed=4, n=5)
+    stepwise = _scorer(name)
+    stepwise.observe(x[y < 2], y[y < 2])
+    first = stepwise.score(None, test)
+    assert np.array_equal(stepwise.score(None, test), first)
+    stepwise.observe(x[y == 2], y[y == 2])
+    fresh = _scorer(name)
+    fresh.observe(x, y)
+    assert not np.allclose(stepwise.score(None, test), first)
+    assert np.allclose(stepwise.score(None, test), fresh.score(None, test))
+
+
 def test_knn_with_real_samples_against_brute_force():
     x, y = _data()
     test, _ = _data(seed=3, n=6)
