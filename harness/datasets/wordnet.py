@@ -12,6 +12,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -162,20 +163,27 @@ class WordNet45Params(WordNetParams):
     max_per_class: int | None = Field(
         200, ge=2, description="at most this many synsets per class (drawn by split_seed); null keeps all"
     )
+    parts_of_speech: list[Literal["noun", "verb", "adj", "adv"]] = Field(
+        list(POS_FILES), min_length=1, description="the data files read: e.g. [verb] for verb glosses only (far unknowns of a noun board)"
+    )
 
 
 @DATASETS.register("wordnet45")
 class WordNet45(DatasetSource):
     """Synsets of all four parts of speech labelled by their lexicographer file (45 classes); text.
 
-    Class ``k`` is lexicographer file ``k`` (``noun.animal`` is 5).  Needs a text backbone.
+    Class ``k`` is lexicographer file ``k`` (``noun.animal`` is 5).  With ``parts_of_speech``
+    narrowed (e.g. ``[verb]``: 15 classes), the lexicographer files of those parts keep their
+    order, numbered from 0.  Needs a text backbone.
     """
 
     Params = WordNet45Params
 
     def load(self, params: WordNet45Params) -> Dataset:
         folder = wordnet_dir()
-        synsets = [s for pos in POS_FILES for s in read_synsets(folder, pos)]
-        labels = np.array([s.lex_filenum for s in synsets])
+        synsets = [s for pos in POS_FILES if pos in params.parts_of_speech for s in read_synsets(folder, pos)]
+        files = np.array([s.lex_filenum for s in synsets])
+        kept = np.unique(files)  # every file when all four parts are read: class k is file k
+        labels = np.searchsorted(kept, files)
         texts = [s.text(params.include_words) for s in synsets]
-        return text_dataset("wordnet45", texts, labels, tuple(LEX_FILES), params)
+        return text_dataset("wordnet45", texts, labels, tuple(LEX_FILES[k] for k in kept), params)
