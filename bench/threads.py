@@ -9,9 +9,12 @@ Boards (each run by ``owlbench run`` in a fresh process, into a fresh folder, wi
 
 Conditions: idle, and with a load generator beside the run (one busy Python process per CPU, as
 other work on a shared machine).  Settings: ``auto`` (the harness's choice), ``1`` and the number of
-CPUs.  Printed: wall seconds of each run, the best of the three per board and condition, and the
-choice's time over the best (target: at most 1.10).  The three settings give the same numbers
-(``tests/harness/test_threads.py``); this only measures time.
+CPUs.  With ``--repeats R`` each setting runs R times, the settings taking turns (auto, 1, N, then
+1, N, auto, ...) so that a slow spell of the machine falls on all of them; each setting's fastest run
+is kept.  Printed: wall seconds per setting (fastest, and the spread of its runs), the threads
+``auto`` gave the jobs (read from their ``config.json``), the best setting per board and condition,
+and the choice's time over the best (target: at most 1.10).  The three settings give the same
+numbers (``tests/harness/test_threads.py``); this only measures time.
 
     python bench/threads.py [--repeats 1] [--boards quickstart mnist-family]
 """
@@ -19,6 +22,7 @@ choice's time over the best (target: at most 1.10).  The three settings give the
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import subprocess
@@ -39,11 +43,14 @@ def _spin() -> None:  # pragma: no cover - runs in the load processes
         pass
 
 
-def run_once(board: Path, extra: list[str], threads: str, out: Path) -> float:
+def run_once(board: Path, extra: list[str], threads: str, out: Path) -> tuple[float, set[int]]:
+    """Wall seconds of one ``owlbench run``, and the thread counts its jobs used."""
     started = time.perf_counter()
     command = [sys.executable, "-m", "harness.cli", "run", str(board), "--output", str(out), "--quiet", "--set", f"threads={threads}", *extra]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    used = {json.loads(f.read_text())["threads"]["used"] for f in out.glob("*/*/config.json")}
+    return wall, used
 
 
 def main() -> None:
@@ -53,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
     cpus = len(os.sched_getaffinity(0))
     settings = ["auto", "1", str(cpus)]
-    print(f"{cpus} CPUs; settings: {', '.join(settings)}; best of {args.repeats} run(s) each")
+    print(f"{cpus} CPUs; settings: {', '.join(settings)}; best of {args.repeats} run(s) each, taking turns", flush=True)
     rows = []
     for condition in ("idle", "loaded"):
         load = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(cpus if condition == "loaded" else 0)]
@@ -62,16 +69,20 @@ def main() -> None:
         try:
             for name in args.boards:
                 board, extra = BOARDS[name]
-                times = {}
-                for threads in settings:
-                    best = float("inf")
-                    for _ in range(args.repeats):
+                runs: dict[str, list[float]] = {t: [] for t in settings}
+                auto_used: set[int] = set()
+                for repeat in range(args.repeats):
+                    for threads in settings[repeat % len(settings) :] + settings[: repeat % len(settings)]:
                         with tempfile.TemporaryDirectory() as tmp:
-                            best = min(best, run_once(board, extra, threads, Path(tmp)))
-                    times[threads] = best
+                            wall, used = run_once(board, extra, threads, Path(tmp))
+                        runs[threads].append(wall)
+                        if threads == "auto":
+                            auto_used |= used
+                times = {t: min(v) for t, v in runs.items()}
                 fastest = min(times.values())
                 rows.append((name, condition, times, times["auto"] / fastest))
-                print(f"  {name:13s} {condition:6s} " + "  ".join(f"threads={t}: {v:6.1f} s" for t, v in times.items()) + f"   auto / best {times['auto'] / fastest:.2f}")
+                cells = "  ".join(f"threads={t}: {times[t]:6.1f} s ({min(v):.1f}-{max(v):.1f})" for t, v in runs.items())
+                print(f"  {name:13s} {condition:6s} {cells}   auto used {sorted(auto_used)}   auto / best {times['auto'] / fastest:.2f}", flush=True)
         finally:
             for process in load:
                 process.terminate()
