@@ -74,7 +74,6 @@ def test_wordnet45_labels_are_lexicographer_files():
     assert (data.train_counts() + data.test_counts()).max() == 20
 
 
-
 @needs_wordnet
 def test_wordnet45_narrowed_to_verbs_keeps_the_verb_files_in_order():
     from harness.datasets.loading import load_dataset
@@ -85,6 +84,7 @@ def test_wordnet45_narrowed_to_verbs_keeps_the_verb_files_in_order():
     assert verbs.num_classes == 15 and set(verbs.train_y.tolist()) | set(verbs.test_y.tolist()) == set(range(15))
     nouns = load_dataset("wordnet45", WordNet45Params(max_per_class=10, parts_of_speech=["noun"]))
     assert not set(verbs.test_x) & set(nouns.test_x + nouns.train_x)
+
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
