@@ -13,7 +13,7 @@ from harness.api.experience import Prediction
 from harness.api.params import Params
 from harness.api.registry import SCORERS
 from harness.api.scorer import Scorer
-from harness.scorers.class_stats import ClassStatistics, precision, shrunk
+from harness.scorers.class_stats import ClassStatistics, GaussianPrecision
 
 
 class MahalanobisParams(Params):
@@ -21,21 +21,20 @@ class MahalanobisParams(Params):
     shrinkage: float = Field(0.0, ge=0.0, le=1.0, description="α of (1 − α) Σ + α (tr Σ / D) I")
 
 
-def squared_distances(x: np.ndarray, means: np.ndarray, precisions: list[np.ndarray]) -> np.ndarray:
-    """N × C squared Mahalanobis distances; one precision matrix for all classes, or one per class.
+def squared_distances(x: np.ndarray, means: np.ndarray, precisions: list[GaussianPrecision]) -> np.ndarray:
+    """N × C squared Mahalanobis distances; one precision for all classes, or one per class.
 
     With one matrix ``P``: ``xᵀPx − 2 xᵀPμ_c + μ_cᵀPμ_c`` (one N×D×D product for all classes);
-    with one per class, ``((x − μ_c) P_c) · (x − μ_c)`` per class, as matrix products."""
+    with one per class, ``(x − μ_c)ᵀ P_c (x − μ_c)`` in the precision's low-rank form."""
     if len(precisions) == 1:
-        p = precisions[0]
+        p = precisions[0].matrix()
         xp = x @ p
         out = (xp * x).sum(1)[:, None] - 2 * xp @ means.T + np.einsum("cd,de,ce->c", means, p, means)[None, :]
         return np.maximum(out, 0.0)  # rounding can take a zero distance below 0
     out = np.empty((len(x), len(means)))
     for c, (mean, p) in enumerate(zip(means, precisions)):
-        d = x - mean
-        out[:, c] = ((d @ p) * d).sum(1)
-    return out
+        out[:, c] = p.squared_distances(x - mean)
+    return np.maximum(out, 0.0)
 
 
 class _Gaussian(Scorer):
@@ -46,7 +45,7 @@ class _Gaussian(Scorer):
     def __init__(self, params: MahalanobisParams):
         super().__init__(params)
         self.stats = ClassStatistics()
-        self._precisions: dict[int, np.ndarray] = {}  # per class, kept until the class is observed again
+        self._precisions: dict[int, GaussianPrecision] = {}  # per class, kept until the class is observed again
 
     def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         self.stats.update(features, labels)
@@ -60,11 +59,11 @@ class _Gaussian(Scorer):
     def _class_distances(self, x: np.ndarray) -> np.ndarray:
         s, alpha = self.stats, self.params.shrinkage
         if self.params.covariance == "tied":
-            precisions = [s.memo("tied precision", lambda: precision(shrunk(s.tied_covariance(), alpha)))]
+            precisions = [s.memo("tied precision", lambda: GaussianPrecision(s.tied_covariance(), alpha))]
         else:
             for c in s.classes:
                 if c not in self._precisions:
-                    self._precisions[c] = precision(shrunk(s.covariance(c), alpha))
+                    self._precisions[c] = GaussianPrecision(s.covariance(c), alpha)
             precisions = [self._precisions[c] for c in s.classes]
         return squared_distances(x, s.means(), precisions)
 
@@ -88,6 +87,6 @@ class RelativeMahalanobis(_Gaussian):
     def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
         x = features.detach().cpu().double().numpy()
         mean, cov = self.stats.memo("global", self.stats.global_mean_covariance)
-        background_precision = self.stats.memo("global precision", lambda: precision(shrunk(cov, self.params.shrinkage)))
+        background_precision = self.stats.memo("global precision", lambda: GaussianPrecision(cov, self.params.shrinkage))
         background = squared_distances(x, mean[None, :], [background_precision])[:, 0]
         return -(self._class_distances(x) - background[:, None]).min(axis=1)

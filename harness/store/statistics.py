@@ -133,14 +133,19 @@ class Statistics:
         cov = torch.where((n > ddof).view(-1, *([1] * (m2.ndim - 1))), cov, torch.zeros_like(cov))
         return shrink(cov, shrinkage, self.covariance_kind == "full")
 
+    def pooled_scatter(self) -> torch.Tensor:
+        """``Σ_c M2_c``: the scatter of every sample about its own class's mean, summed over classes."""
+        self._need_covariance("pooled_scatter()")
+        return self._class_stats()[2].sum(0)
+
     def shared_covariance(self, shrinkage: float = 0.0) -> torch.Tensor:
         """Pooled within-class covariance ``Σ_c M2_c / (Σ_c n_c - C)``, shrunk by ``shrinkage``."""
         self._need_covariance("shared_covariance()")
-        n, _, m2 = self._class_stats()
+        n = self._class_stats()[0]
         dof = float(n.sum()) - int((n > 0).sum())
         if dof <= 0:
             raise ValueError("the shared covariance needs more samples than classes")
-        return shrink(m2.sum(0) / dof, shrinkage, self.covariance_kind == "full")
+        return shrink(self.pooled_scatter() / dof, shrinkage, self.covariance_kind == "full")
 
     # ------------------------------------------------------------------ sampling
     def sample(

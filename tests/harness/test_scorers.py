@@ -17,7 +17,7 @@ from scipy.special import logsumexp, softmax
 from harness.api.experience import Prediction
 from harness.api.registry import SCORERS, load_builtins
 from harness.cli import main
-from harness.scorers.class_stats import ClassStatistics
+from harness.scorers.class_stats import ClassStatistics, GaussianPrecision
 
 load_builtins()
 
@@ -79,6 +79,42 @@ def test_mahalanobis_against_scipy(covariance, shrinkage):
     inverses = [np.linalg.inv(shrink(tied if covariance == "tied" else covs[c])) for c in range(3)]
     expected = [-min(scipy_mahalanobis(t, means[c], inverses[c]) ** 2 for c in range(3)) for t in test.numpy()]
     assert np.allclose(scorer.score(None, test), expected)
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 0.3, 1.0])
+def test_low_rank_precision_equals_pinvh_of_the_shrunk_covariance(shrinkage):
+    """12 samples in 20 dimensions: a covariance of rank 11, whose per-class distances take the
+    low-rank form; the same matrix and distances as scipy's pseudo-inverse of the shrunk matrix."""
+    from scipy.linalg import pinvh
+
+    rng = np.random.default_rng(3)
+    samples = rng.normal(size=(12, 20)) * np.linspace(0.5, 3.0, 20)
+    cov = np.cov(samples.T, bias=True)
+    shrunk = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / 20 * np.eye(20)
+    expected = pinvh(shrunk)
+    factors = GaussianPrecision(cov, shrinkage)
+    assert factors.basis.shape == (20, 11)
+    assert np.allclose(factors.matrix(), expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+    centred = rng.normal(size=(7, 20))
+    direct = np.einsum("nd,de,ne->n", centred, expected, centred)
+    assert np.allclose(factors.squared_distances(centred), direct, rtol=1e-9)
+
+
+def test_per_class_mahalanobis_with_fewer_samples_than_dimensions_against_scipy():
+    x, y = _data(n=6, d=10)
+    test, _ = _data(seed=5, n=3, d=10)
+    scorer = _scorer("mahalanobis", covariance="per_class", shrinkage=0.5)
+    scorer.observe(x, y)
+    xs, ys = x.numpy(), y.numpy()
+    expected = []
+    for t in test.numpy():
+        distances = []
+        for c in range(3):
+            cov = np.cov(xs[ys == c].T, bias=True)
+            shrunk = 0.5 * cov + 0.5 * np.trace(cov) / 10 * np.eye(10)
+            distances.append(scipy_mahalanobis(t, xs[ys == c].mean(0), np.linalg.inv(shrunk)) ** 2)
+        expected.append(-min(distances))
+    assert np.allclose(scorer.score(None, test), expected, rtol=1e-9)
 
 
 def test_relative_mahalanobis_subtracts_the_background_gaussian():
