@@ -75,6 +75,7 @@ class CostMeter:
         self.score: list[float] = []
         self.samples = 0
         self.trained: dict[int, int] = {}
+        self._stepped_params: list[torch.Tensor] = []  # kept alive: a freed tensor's id may be reused by a new one
         self._hook = register_optimizer_step_post_hook(self._stepped)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -82,7 +83,9 @@ class CostMeter:
     def _stepped(self, optimizer, args, kwargs) -> None:
         for group in optimizer.param_groups:
             for param in group["params"]:
-                self.trained.setdefault(id(param), param.numel())
+                if id(param) not in self.trained:
+                    self.trained[id(param)] = param.numel()
+                    self._stepped_params.append(param)
 
     def step(self, learn_s: float, eval_s: float, samples: int, score_s: float | None = None) -> None:
         self.learn.append(learn_s)
@@ -93,6 +96,7 @@ class CostMeter:
 
     def record(self, strategy: object) -> dict[str, Any]:
         self._hook.remove()
+        self._stepped_params.clear()
         total = parameter_count(strategy)
         out: dict[str, Any] = {
             "learn_s": self.learn,

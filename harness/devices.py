@@ -53,3 +53,21 @@ def cpu_threads(count: int | None, device: torch.device):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def blas_threads(count: int | None):
+    """The threads of the BLAS numpy and scipy call (OpenBLAS in their wheels) set to ``count`` inside
+    the block, through threadpoolctl, and restored after.  The scorers run under it with one thread
+    (harness/runner.py): the thread count changes the rounding of OpenBLAS's eigendecompositions and
+    products (by about 1e-12 relative), and on the process executor every job process otherwise
+    runs them on all cores beside its neighbours (2 workers on 2 cores,
+    leaderboards/open-set-wordnet100.yaml: an NMC job's scorers took 32.8 s with 2 BLAS threads per
+    process, 11.3 s with one)."""
+    if count is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=count, user_api="blas"):
+        yield

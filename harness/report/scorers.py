@@ -115,9 +115,14 @@ def scorers_markdown(table: pd.DataFrame, correlation: pd.DataFrame) -> str:
     if len(shown):
         lines += ["", "Rank correlation across strategies between the primary metric and each scorer's AUROC (Spearman; scorer_correlation.csv):", ""]
         for row in shown.itertuples():
-            lines.append(f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (exact p = {row.p_value:.2f})" if row.strategies <= EXACT_UP_TO
+            lines.append(f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (exact p = {_p(row.p_value)})" if row.strategies <= EXACT_UP_TO
                          else f"- {row.scenario}, {row.scorer}: ρ = {row.spearman_rho:+.2f} over {row.strategies} strategies (permutation p = {row.p_value:.3f})")
     return "\n".join(lines) + "\n"
+
+
+def _p(value: float) -> str:
+    """Two decimals, or one significant digit below 0.01 (6 strategies in perfect order: 0.003, not 0.00)."""
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.1g}"
 
 
 def scorer_curves_plot(records: list[dict[str, Any]]) -> bytes | None:

@@ -1,75 +1,17 @@
-"""Gaussian scorers on the strategy's features: Mahalanobis (tied or per-class covariance, optional
-shrinkage) and relative Mahalanobis, from running class statistics (no training samples kept)."""
+"""The Mahalanobis scorer."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
-from pydantic import Field
 
 from harness.api.experience import Prediction
-from harness.api.params import Params
 from harness.api.registry import SCORERS
-from harness.api.scorer import Scorer
-from harness.scorers.class_stats import ClassStatistics, GaussianPrecision
-
-
-class MahalanobisParams(Params):
-    covariance: Literal["tied", "per_class"] = Field("tied", description="one covariance shared by the classes (Lee et al.), or one per class")
-    shrinkage: float = Field(0.0, ge=0.0, le=1.0, description="α of (1 − α) Σ + α (tr Σ / D) I")
-
-
-def squared_distances(x: np.ndarray, means: np.ndarray, precisions: list[GaussianPrecision]) -> np.ndarray:
-    """N × C squared Mahalanobis distances; one precision for all classes, or one per class.
-
-    With one matrix ``P``: ``xᵀPx − 2 xᵀPμ_c + μ_cᵀPμ_c`` (one N×D×D product for all classes);
-    with one per class, ``(x − μ_c)ᵀ P_c (x − μ_c)`` in the precision's low-rank form."""
-    if len(precisions) == 1:
-        p = precisions[0].matrix()
-        xp = x @ p
-        out = (xp * x).sum(1)[:, None] - 2 * xp @ means.T + np.einsum("cd,de,ce->c", means, p, means)[None, :]
-        return np.maximum(out, 0.0)  # rounding can take a zero distance below 0
-    out = np.empty((len(x), len(means)))
-    for c, (mean, p) in enumerate(zip(means, precisions)):
-        out[:, c] = p.squared_distances(x - mean)
-    return np.maximum(out, 0.0)
-
-
-class _Gaussian(Scorer):
-    Params = MahalanobisParams
-    needs_features = True
-    needs_logits = False  # features alone
-
-    def __init__(self, params: MahalanobisParams):
-        super().__init__(params)
-        self.stats = ClassStatistics()
-        self._precisions: dict[int, GaussianPrecision] = {}  # per class, kept until the class is observed again
-
-    def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        self.stats.update(features, labels)
-        for c in np.unique(labels.cpu().numpy()):
-            self._precisions.pop(int(c), None)
-
-    @property
-    def fitted(self) -> bool:
-        return bool(self.stats.count)
-
-    def _class_distances(self, x: np.ndarray) -> np.ndarray:
-        s, alpha = self.stats, self.params.shrinkage
-        if self.params.covariance == "tied":
-            precisions = [s.memo("tied precision", lambda: GaussianPrecision(s.tied_covariance(), alpha))]
-        else:
-            for c in s.classes:
-                if c not in self._precisions:
-                    self._precisions[c] = GaussianPrecision(s.covariance(c), alpha)
-            precisions = [self._precisions[c] for c in s.classes]
-        return squared_distances(x, s.means(), precisions)
+from harness.scorers.gaussian import Gaussian
 
 
 @SCORERS.register("mahalanobis")
-class Mahalanobis(_Gaussian):
+class Mahalanobis(Gaussian):
     """``−min_c (z − μ_c)ᵀ Σ⁻¹ (z − μ_c)`` on the strategy's features ``z`` (Lee et al., NeurIPS 2018,
     without their input perturbation and layer ensemble): class means and a tied within-class
     covariance (``covariance: per_class``: one per class), shrunk towards ``tr Σ / D · I`` by
@@ -77,16 +19,3 @@ class Mahalanobis(_Gaussian):
 
     def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
         return -self._class_distances(features.detach().cpu().double().numpy()).min(axis=1)
-
-
-@SCORERS.register("relative_mahalanobis")
-class RelativeMahalanobis(_Gaussian):
-    """``−min_c [MD_c(z) − MD_0(z)]`` (Ren et al., 2021): each class's squared Mahalanobis distance
-    minus that to one Gaussian fitted to all training features together (same covariance options)."""
-
-    def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
-        x = features.detach().cpu().double().numpy()
-        mean, cov = self.stats.memo("global", self.stats.global_mean_covariance)
-        background_precision = self.stats.memo("global precision", lambda: GaussianPrecision(cov, self.params.shrinkage))
-        background = squared_distances(x, mean[None, :], [background_precision])[:, 0]
-        return -(self._class_distances(x) - background[:, None]).min(axis=1)

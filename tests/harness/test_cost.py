@@ -58,6 +58,18 @@ def test_parameters_are_found_in_helper_objects_and_trained_ones_by_their_optimi
     assert meter.trained and sum(meter.trained.values()) == 3
 
 
+def test_parameters_replaced_between_steps_count_each_time_although_their_ids_may_repeat():
+    """A head rebuilt at every step (avalanche's IncrementalClassifier) frees the old tensors, whose
+    ids a new tensor may take: each stepped tensor is counted once, whatever the allocator does."""
+    meter = CostMeter(torch.device("cpu"))
+    for _ in range(20):
+        head = torch.nn.Linear(4, 3)  # 15 parameters, a new tensor each time
+        head(torch.ones(1, 4)).sum().backward()
+        torch.optim.SGD(head.parameters(), lr=0.1).step()
+        del head
+    assert meter.record(object())["trained_parameters"] == 20 * 15
+
+
 def test_pareto_front_by_hand():
     points = [(1.0, 50.0), (2.0, 60.0), (3.0, 55.0), (0.5, 40.0), (2.0, 70.0), (10.0, 70.0)]
     assert pareto_front(points) == [(0.5, 40.0), (1.0, 50.0), (2.0, 70.0)]

@@ -297,11 +297,13 @@ def test_far_unknowns_from_another_dataset_are_reported_apart(tmp_path, capsys):
 
 
 def test_spearman_p_value_is_exact_for_a_few_strategies():
-    from harness.report.scorers import spearman
+    from harness.report.scorers import _p, spearman
 
     assert spearman([1, 2, 3], [10, 20, 30]) == (1.0, pytest.approx(2 / 6))  # 2 of the 6 orderings reach |ρ| = 1
     rho, p = spearman([1, 2, 3, 4], [1, 3, 2, 4])
     assert rho == pytest.approx(0.8) and p == pytest.approx(8 / 24)  # |ρ| ≥ 0.8: 4 orderings each way
+    rho, p = spearman([1, 2, 3, 4, 5, 6], [6, 7, 8, 9, 10, 11])
+    assert p == pytest.approx(2 / 720) and _p(p) == "0.003" and _p(2 / 6) == "0.33"  # printed, not rounded to 0.00
 
 
 def test_a_scorer_the_strategy_cannot_feed_is_skipped_with_the_reason(tmp_path):

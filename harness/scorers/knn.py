@@ -1,5 +1,4 @@
-"""Scorers that compare a test feature with a bank of training-like features: k-nearest-neighbour
-distance (Sun et al., ICML 2022) and a mixture of prototypes per class (after PALM, ICLR 2024)."""
+"""The k-nearest-neighbour distance scorer (Sun et al., ICML 2022)."""
 
 from __future__ import annotations
 
@@ -14,13 +13,9 @@ from harness.api.params import Params
 from harness.api.registry import SCORERS
 from harness.api.scorer import Scorer
 from harness.scorers.class_stats import ClassStatistics
-
+from harness.scorers.unit_vectors import normalised
 
 QUERY_BLOCK = 1024
-
-
-def _normalised(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class KNNParams(Params):
@@ -52,7 +47,7 @@ class KNN(Scorer):
         self._draws: dict[int, np.ndarray] = {}  # per class, drawn again only when the class is observed again
 
     def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        x = _normalised(features.detach().cpu().double().numpy())
+        x = normalised(features.detach().cpu().double().numpy())
         if self.keeps_samples:
             self.bank.append(x)
         else:
@@ -71,57 +66,17 @@ class KNN(Scorer):
             if c not in self._draws:  # a stream per class: the same draws whatever the order classes arrive in
                 rng = np.random.default_rng([self.params.seed, c])
                 self._draws[c] = rng.multivariate_normal(self.stats.mean[c], self.stats.covariance(c), self.params.per_class, method="eigh")
-        return _normalised(np.concatenate([self._draws[c] for c in self.stats.classes]))
+        return normalised(np.concatenate([self._draws[c] for c in self.stats.classes]))
 
     def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
         """Exact search by matrix products in blocks of queries (on unit vectors ``‖q − b‖² = 2 − 2 q·b``;
         a k-d tree gains nothing in these dimensions)."""
         bank = self._bank()
         k = min(self.params.k, len(bank))
-        queries = _normalised(features.detach().cpu().double().numpy())
+        queries = normalised(features.detach().cpu().double().numpy())
         out = np.empty(len(queries))
         for start in range(0, len(queries), QUERY_BLOCK):
             block = queries[start : start + QUERY_BLOCK]
             squared = np.maximum(2.0 - 2.0 * block @ bank.T, 0.0)
             out[start : start + QUERY_BLOCK] = np.sqrt(np.partition(squared, k - 1, axis=1)[:, k - 1])
         return -out
-
-
-class MixtureParams(Params):
-    prototypes: int = Field(4, ge=1, le=64, description="prototypes per class (k-means on the class's normalised features at its step)")
-    seed: int = Field(0, ge=0, description="seed of k-means")
-
-
-@SCORERS.register("mixture")
-class PrototypeMixture(Scorer):
-    """``max_{c,m} cos(z, p_{c,m})``: the nearest of several prototypes per class, in the manner of
-    PALM (Lu et al., ICLR 2024), which learns a mixture of prototypes per class while training; here,
-    post hoc, the prototypes are the k-means centres of each class's normalised training features at
-    the step that gives the class (``prototypes`` per class, fewer when a class has fewer samples), and
-    only they are kept."""
-
-    Params = MixtureParams
-    needs_features = True
-    needs_logits = False  # features alone
-
-    def __init__(self, params: MixtureParams):
-        super().__init__(params)
-        self.centres: list[np.ndarray] = []
-
-    def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        from sklearn.cluster import KMeans
-
-        x = _normalised(features.detach().cpu().double().numpy())
-        y = labels.detach().cpu().numpy()
-        for c in np.unique(y):
-            part = x[y == c]
-            m = min(self.params.prototypes, len(part))
-            centres = KMeans(n_clusters=m, n_init=3, random_state=self.params.seed).fit(part).cluster_centers_ if m > 1 else part.mean(0, keepdims=True)
-            self.centres.append(_normalised(centres))
-
-    @property
-    def fitted(self) -> bool:
-        return bool(self.centres)
-
-    def score(self, prediction: Prediction, features: torch.Tensor | None) -> np.ndarray:
-        return (_normalised(features.detach().cpu().double().numpy()) @ np.concatenate(self.centres).T).max(axis=1)
