@@ -103,6 +103,11 @@ def embed_in_batches(strategy, inputs: torch.Tensor) -> torch.Tensor | None:
     return None if any(p is None for p in parts) else torch.cat(parts).detach().cpu()
 
 
+#: the scorers' numpy and scipy work runs on one BLAS thread whatever the job's threads, so that
+#: their scores are the same on any machine and thread setting (see harness.devices.blas_threads)
+SCORER_BLAS_THREADS = 1
+
+
 def score_step(scorers: dict, strategy, labeled: bool, train_x, train_y, test_x, prediction: Prediction) -> dict[str, Any]:
     """The board's scorers after one step: they first observe the step's training features and labels
     (labeled steps only: what the strategy was given), then score the test samples; a scorer that
@@ -119,13 +124,6 @@ def score_step(scorers: dict, strategy, labeled: bool, train_x, train_y, test_x,
         test_features = embed_in_batches(strategy, test_x) if needs else None
         return {label: _score_or_reason(scorer, prediction, test_features) for label, scorer in scorers.items()}
 
-
-#: the scorers' numpy and scipy matrix work is done on one BLAS thread whatever the job's threads:
-#: their scores are then the same on any machine and with any thread setting (with 2 threads
-#: instead of 1, kNN's Gaussian bank, drawn through an eigendecomposition, came out different in
-#: rounding and moved an AUROC by 0.8 points on raw pixels), and job processes running side by
-#: side do not oversubscribe the cores
-SCORER_BLAS_THREADS = 1
 
 NO_FEATURES = "skipped: the strategy gives no features (its embed returns None)"
 NOT_FITTED = "skipped: no labeled step has given it class statistics yet"
@@ -181,7 +179,8 @@ def _execute(job: Job, progress: bool, stack: contextlib.ExitStack) -> dict[str,
     else:
         train_x, test_x = job_inputs(job, data)
     test_x = test_x.to(device)
-    threads = job_threads(job.threads, torch.get_num_threads(), train_x.numel())
+    unlabeled = max((len(step.train_indices) for step in plan.steps if not step.labeled), default=0)
+    threads = job_threads(job.threads, torch.get_num_threads(), train_x.numel(), unlabeled)
     stack.enter_context(cpu_threads(threads, device))
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]), num_classes=len(plan.class_order))
     strategy = strategy_cls(job.strategy.params, context)
