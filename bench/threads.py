@@ -5,7 +5,9 @@ Boards (each run by ``owlbench run`` in a fresh process, into a fresh folder, wi
 
 - the quickstart (digits; local executor: jobs one after another in one process);
 - the MNIST family with trained backbones (``leaderboards/mnist-family.yaml``, its cil scenario and
-  seed 0: NMC on pixels, FeTrIL and TEEN each training a CNN; process executor, one worker per CPU).
+  seed 0: NMC on pixels, FeTrIL and TEEN each training a CNN; process executor, one worker per CPU);
+- LetterRecognition NCD (``leaderboards/letters-ncd.yaml``, seed 0: two NMC variants clustering 3,773
+  unlabeled letters, with k given and estimated; local executor).
 
 Conditions: idle, and with a load generator beside the run (one busy Python process per CPU, as
 other work on a shared machine).  Settings: ``auto`` (the harness's choice), ``1`` and the number of
@@ -16,7 +18,7 @@ is kept.  Printed: wall seconds per setting (fastest, and the spread of its runs
 and the choice's time over the best (target: at most 1.10).  The three settings give the same
 numbers (``tests/harness/test_threads.py``); this only measures time.
 
-    python bench/threads.py [--repeats 1] [--boards quickstart mnist-family]
+    python bench/threads.py [--repeats 1] [--boards quickstart mnist-family letters-ncd]
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOARDS = {
     "quickstart": (ROOT / "leaderboards" / "quickstart.yaml", []),
     "mnist-family": (ROOT / "leaderboards" / "mnist-family.yaml", ["--set", "seeds=[0]", "--set", "scenarios=[{kind: cil, base_classes: 15, increment: 5}]"]),
+    "letters-ncd": (ROOT / "leaderboards" / "letters-ncd.yaml", ["--set", "seeds=[0]"]),
 }
 
 

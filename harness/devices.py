@@ -1,6 +1,6 @@
 """Turning a ``device`` setting into a torch device: the one resolver of the runner, the trainers and
-the prototype store; and the CPU threads a job's torch operations use (a leaf module: it imports
-torch only)."""
+the prototype store; the CPU threads a job's torch operations use; and the BLAS threads of numpy
+and scipy (a leaf module: it imports torch, and threadpoolctl only when BLAS threads are set)."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ ALLOWED = {
     "harness.api": (("harness.api",), {"torch", "numpy", "pydantic"}),
     "harness.store": (("harness.store", "harness.io", "harness.devices", "harness.api.summary"), {"torch", "numpy", "safetensors", "triton"}),
     "harness.io": ((), set()),
-    "harness.devices": ((), {"torch"}),
+    "harness.devices": ((), {"torch", "threadpoolctl"}),  # threadpoolctl imported only inside blas_threads
     "harness.jobs": (("harness.api", "harness.io"), set()),
     "harness.metrics": (("harness.api", "harness.metrics"), {"torch", "numpy", "scipy"}),
 }
