@@ -13,13 +13,6 @@ import torch
 #: which on a machine with other work costs far more than it saves (bench/threads.py)
 SMALL_WORK = 1 << 24
 
-#: a discovery step (ncd, cgcd) clusters its unlabeled samples through blocks of their pairwise
-#: distances, whatever the inputs' width: from this many pairs (2,048 samples) the job takes the
-#: executor's threads.  Measured on 2 cores, idle: LetterRecognition's 3,773 unlabeled samples ran
-#: 1.5 times faster on 2 threads than on 1 (22.7 s against 34.7 s); the quickstart's digits (a few
-#: hundred) run best on 1 (bench/threads.py); sizes in between were not measured
-SMALL_PAIRWISE = 1 << 22
-
 
 def resolve_device(name: str | torch.device) -> torch.device:
     """``auto`` picks CUDA when present, else the CPU; ``cpu``, ``cuda``, ``cuda:N`` and torch devices
@@ -35,10 +28,9 @@ def resolve_device(name: str | torch.device) -> torch.device:
     return device
 
 
-def job_threads(setting: int | str, available: int, work: int, unlabeled: int = 0) -> int:
+def job_threads(setting: int | str, available: int, work: int) -> int:
     """Torch intra-op threads of one job: ``setting`` when it is a number; for ``"auto"``, one thread
-    when the job's training inputs hold fewer than :data:`SMALL_WORK` values and its largest
-    unlabeled step fewer than √:data:`SMALL_PAIRWISE` samples, else the ``available``
+    when the job's training inputs hold fewer than :data:`SMALL_WORK` values, else the ``available``
     threads its executor gave it (the local executor: every core; the process executor: CPUs //
     workers; Ray: the CPUs a job reserves).  The choice depends on the job's data and executor only,
     never on the machine's load.  It does not change a job's numbers (a test runs a board both ways):
@@ -46,7 +38,7 @@ def job_threads(setting: int | str, available: int, work: int, unlabeled: int = 
     convolution's gradients round differently with another thread count."""
     if setting != "auto":
         return int(setting)
-    return 1 if work < SMALL_WORK and unlabeled * unlabeled < SMALL_PAIRWISE else max(1, available)
+    return 1 if work < SMALL_WORK else max(1, available)
 
 
 @contextlib.contextmanager

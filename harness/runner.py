@@ -179,8 +179,7 @@ def _execute(job: Job, progress: bool, stack: contextlib.ExitStack) -> dict[str,
     else:
         train_x, test_x = job_inputs(job, data)
     test_x = test_x.to(device)
-    unlabeled = max((len(step.train_indices) for step in plan.steps if not step.labeled), default=0)
-    threads = job_threads(job.threads, torch.get_num_threads(), train_x.numel(), unlabeled)
+    threads = job_threads(job.threads, torch.get_num_threads(), train_x.numel())
     stack.enter_context(cpu_threads(threads, device))
     context = StrategyContext(device=device, seed=job.seed, input_shape=tuple(train_x.shape[1:]), num_classes=len(plan.class_order))
     strategy = strategy_cls(job.strategy.params, context)

@@ -6,13 +6,12 @@ counts; scorers run on one BLAS thread); the BLAS limit itself."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import yaml
 
 from harness.cli import main
-from harness.devices import SMALL_PAIRWISE, SMALL_WORK, blas_threads, job_threads
+from harness.devices import SMALL_WORK, blas_threads, job_threads
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "leaderboards" / "quickstart.yaml"
 
@@ -22,13 +21,6 @@ def test_auto_gives_small_jobs_one_thread_and_large_ones_what_the_executor_gave(
     assert job_threads("auto", 8, SMALL_WORK) == 8
     assert job_threads("auto", 0, SMALL_WORK) == 1
     assert job_threads(3, 8, 10) == 3 and job_threads(1, 8, SMALL_WORK * 10) == 1
-
-
-def test_auto_gives_discovery_steps_with_many_unlabeled_samples_the_executors_threads():
-    side = math.isqrt(SMALL_PAIRWISE)
-    assert job_threads("auto", 2, 100, unlabeled=side - 1) == 1  # the quickstart's few hundred digits
-    assert job_threads("auto", 2, 100, unlabeled=side) == 2  # LetterRecognition's 3,773 novel letters
-    assert job_threads(1, 2, 100, unlabeled=side * 10) == 1
 
 
 def test_blas_threads_are_limited_inside_the_block_and_restored_after():
