@@ -7,8 +7,7 @@ import torch
 
 from harness.api.experience import Prediction
 from harness.api.registry import SCORERS
-from harness.scorers.class_stats import GaussianPrecision
-from harness.scorers.gaussian import Gaussian, squared_distances
+from harness.scorers.gaussian import Gaussian, GaussianPrecision, squared_distances
 
 
 @SCORERS.register("relative_mahalanobis")

@@ -17,7 +17,8 @@ from scipy.special import logsumexp, softmax
 from harness.api.experience import Prediction
 from harness.api.registry import SCORERS, load_builtins
 from harness.cli import main
-from harness.scorers.class_stats import ClassStatistics, GaussianPrecision
+from harness.scorers.class_stats import ClassStatistics
+from harness.scorers.gaussian import GaussianPrecision
 
 load_builtins()
 
